@@ -1,0 +1,140 @@
+"""`studies`: the one command line of subspace-studies.
+
+Heavy imports (Prefect, MLflow, torch) happen inside the commands, after the
+embedded-default environment is set, so `studies --help` is instant.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tasks.project import Project
+
+app = typer.Typer(
+    help="Run the subspace-studies pipeline (MLC; CDVAE and SSVI as they land): data in with DVC, "
+    "steps as Prefect flows, every run tracked in MLflow, reports in reports/.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _project() -> Project:
+    from flows.environment import configure
+
+    project = Project.here()
+    configure(project)
+    return project
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+def _pairs(values: list[str], flag: str) -> dict[str, Path]:
+    out = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep:
+            _fail(f"{flag} {value}: expected name=path")
+        out[name] = Path(path)
+    return out
+
+
+@app.command()
+def ingest(
+    mirror: Annotated[Optional[Path], typer.Option(help="Folder with CDVAE-format datasets (<name>/<split>.csv); default $STUDIES_DATA_MIRROR or ../shared/datasets.")] = None,
+    dataset: Annotated[list[str], typer.Option(help="CDVAE-format dataset to bring in (repeatable).")] = ["perov_5"],
+    online: Annotated[bool, typer.Option(help="Download splits missing from the mirror from the CDVAE repository.")] = False,
+    allow_unpinned: Annotated[bool, typer.Option(help="Accept files without a pinned sha256 (their observed hash is recorded).")] = False,
+    push: Annotated[bool, typer.Option(help="Push data to the DVC remote afterwards.")] = True,
+) -> None:
+    """Bring every dataset into data/, checksummed, recorded in data.dvc and pushed to the DVC remote."""
+    project = _project()
+    from tasks.ingest import IngestError, ingest as run_ingest
+
+    try:
+        summary = run_ingest(project.root, mirror=mirror, datasets=tuple(dataset), online=online, allow_unpinned=allow_unpinned, push=push, progress=typer.echo)
+    except IngestError as exc:
+        _fail(str(exc))
+    typer.echo(f"data.dvc → {summary.get('data_hash', '?')}")
+
+
+@app.command()
+def run(
+    study: Annotated[Optional[str], typer.Argument(help="One study (e.g. mlc); default: all of them.")] = None,
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Named profile in params.yaml: ci (seconds), cpu (minutes), paper (GPU).")] = "cpu",
+    set_: Annotated[list[str], typer.Option("--set", "-s", help="Override a param of the profile, e.g. -s mlc.train.seeds=[0]. Written to params.yaml, as `dvc exp run -S` does.")] = [],
+    push: Annotated[bool, typer.Option(help="Push data and outputs to the DVC remote at the end.")] = True,
+) -> None:
+    """Run the pipeline flow (ingest → prepare → train → evaluate → report) on a profile.
+
+    Steps whose inputs, params and code are unchanged are skipped by DVC; the
+    run, its metrics and artifacts land in MLflow (`studies ui`), the report in reports/.
+    """
+    project = _project()
+    from tasks import params
+
+    try:
+        changes = params.apply(project.params_file, profile, params.parse_overrides(set_))
+    except params.ParamsError as exc:
+        _fail(str(exc))
+    for change in changes:
+        typer.echo(f"params.yaml: {change}")
+    from flows.pipeline import pipeline
+
+    summaries = pipeline(root=str(project.root), profile=profile, studies=[study] if study else None, push=push)
+    for summary in summaries:
+        typer.echo(summary["summary"])
+
+
+@app.command(hidden=False)
+def stage(
+    study: Annotated[str, typer.Argument(help="Study name, e.g. mlc.")],
+    step: Annotated[str, typer.Argument(help="Step name, e.g. train.")],
+    profile: Annotated[str, typer.Option(help="Profile whose params to use.")],
+    inputs: Annotated[list[str], typer.Option("-i", help="name=path of an input (from dvc.yaml).")] = [],
+    outputs: Annotated[list[str], typer.Option("-o", help="name=path of an output (from dvc.yaml).")] = [],
+) -> None:
+    """Run one stage's body. dvc.yaml calls this; you normally run `dvc repro` or `studies run` instead."""
+    project = _project()
+    from tasks.stages import run_stage
+
+    run_stage(project, study, step, profile,
+              {k: project.root / v for k, v in _pairs(inputs, "-i").items()},
+              {k: project.root / v for k, v in _pairs(outputs, "-o").items()})
+
+
+@app.command()
+def report(study: Annotated[Optional[str], typer.Argument(help="One study; default: all.")] = None) -> None:
+    """Rebuild reports/<study>.md from the current results (`dvc repro <study>-report`)."""
+    project = _project()
+    from flows import dag
+
+    names = [study] if study else dag.studies(project.root)
+    exe = Path(sys.executable).with_name("dvc")
+    raise typer.Exit(subprocess.call([str(exe), "repro", *(f"{n}-report" for n in names)], cwd=project.root))
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you mean to share it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 5000,
+) -> None:
+    """Serve the MLflow UI on the project's tracking store (open http://HOST:PORT)."""
+    project = _project()
+    exe = Path(sys.executable).with_name("mlflow")
+    typer.echo(f"MLflow UI on http://{host}:{port} (store {project.mlflow_uri}); Ctrl-C to stop")
+    os.execv(str(exe), [str(exe), "server", "--backend-store-uri", project.mlflow_uri,
+                        "--default-artifact-root", project.mlflow_artifacts.as_uri(),
+                        "--host", host, "--port", str(port), "--workers", "1"])
+
+
+def main() -> None:
+    app()

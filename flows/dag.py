@@ -1,0 +1,36 @@
+"""The pipeline DAG as DVC declares it: flows read it here instead of restating it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+from dvc.repo import Repo
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    name: str
+    study: str
+    step: str
+    metrics: tuple[str, ...]
+
+
+def stages(root: Path, study: str | None = None) -> list[StageInfo]:
+    """Stages in dependency order (dependencies first), optionally only one study's (`<study>-<step>`)."""
+    with Repo(str(root)) as repo:
+        graph = repo.index.graph  # edges point from a stage to the stages it depends on
+        ordered = list(nx.lexicographical_topological_sort(graph.reverse(copy=True), key=lambda s: s.addressing))
+        found = []
+        for stage in ordered:
+            name = stage.addressing
+            prefix, _, step = name.partition("-")
+            if study is None or prefix == study:
+                metrics = tuple(str(o.def_path) for o in stage.outs if o.metric)
+                found.append(StageInfo(name, prefix, step, metrics))
+    return found
+
+
+def studies(root: Path) -> list[str]:
+    """Studies in the order their first stage appears in dvc.yaml's DAG."""
+    return list(dict.fromkeys(s.study for s in stages(root)))

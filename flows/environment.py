@@ -1,0 +1,27 @@
+"""Embedded defaults for Prefect and MLflow, set before either is imported.
+
+Each project gets its own PREFECT_HOME (so its local Prefect database lives
+beside its results), telemetry is off (offline machines), and MLflow defaults
+to SQLite inside the project. Any variable already set wins, which is how a
+team points the same code at shared servers.
+"""
+from __future__ import annotations
+
+import os
+
+from tasks.project import Project
+
+
+def configure(project: Project) -> None:
+    defaults = {
+        "STUDIES_ROOT": str(project.root),
+        "PREFECT_HOME": str(project.prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_LOGGING_LOG_PRINTS": "true",
+        "MLFLOW_TRACKING_URI": project.mlflow_uri,
+        "GIT_PYTHON_REFRESH": "quiet",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)

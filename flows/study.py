@@ -1,0 +1,43 @@
+"""One Prefect flow per study, built from the study's stages in dvc.yaml."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlflow.tracking import MlflowClient
+from prefect import flow
+from prefect.runtime import flow_run
+
+from flows import dag
+from tasks import tracking
+from tasks.project import Project
+from tasks.steps import publish_summary, reproduce_stage
+
+
+def run_study(root: Path, study: str, profile: str) -> dict[str, Any]:
+    """Reproduce the study's stages in DAG order under one MLflow parent run; returns the summary."""
+    project = Project(root)
+    flow_run_id = str(flow_run.get_id())
+    tracking.configure(project)
+    client = MlflowClient()
+    tags = tracking.run_tags(project, study, profile, stage=None) | {"prefect.flow_run_id": flow_run_id}
+    parent = client.create_run(tracking.experiment_id(project, study), tags=tags, run_name=f"{study} pipeline ({profile})")
+    run_id = parent.info.run_id
+    try:
+        stages = dag.stages(root, study)
+        results = [reproduce_stage(root, s.name, run_id, flow_run_id) for s in stages]
+        metrics = [m for s in stages for m in s.metrics]
+        markdown = publish_summary(root, study, profile, run_id, results, metrics)
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+    return {"study": study, "mlflow_run_id": run_id, "stages": results, "summary": markdown}
+
+
+def make_study_flow(study: str):
+    @flow(name=study, flow_run_name=f"{study}-{{profile}}", log_prints=True)
+    def study_flow(root: str, profile: str) -> dict[str, Any]:
+        return run_study(Path(root), study, profile)
+
+    return study_flow

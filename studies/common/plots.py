@@ -1,0 +1,61 @@
+"""Matplotlib figures shared by the studies: each returns the PNG path it wrote."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})  # no version stamp: same inputs, same bytes
+    plt.close(fig)
+    return path
+
+
+def curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: Path, title: str, ylabel: str) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, (x, y) in series.items():
+        ax.plot(x, y, label=label, lw=1.2)
+    ax.set(title=title, xlabel="step", ylabel=ylabel)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def matrix(values: np.ndarray, path: Path, title: str, xlabel: str = "", ylabel: str = "", annotate: bool = False) -> Path:
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    im = ax.imshow(values, cmap="viridis", interpolation="nearest")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    if annotate:
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=6, color="w")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return _save(fig, path)
+
+
+def scatter(points: np.ndarray, labels: np.ndarray, path: Path, title: str) -> Path:
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    sc = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=4)
+    fig.colorbar(sc, ax=ax, fraction=0.046)
+    ax.set(title=title)
+    return _save(fig, path)
+
+
+def bars(groups: Mapping[str, Mapping[str, float]], path: Path, title: str) -> Path:
+    """groups: method → {metric: value}; one bar per (method, metric)."""
+    methods = list(groups)
+    metrics = sorted({m for v in groups.values() for m in v})
+    width = 0.8 / max(len(metrics), 1)
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    for k, metric in enumerate(metrics):
+        ax.bar(np.arange(len(methods)) + k * width, [groups[m].get(metric, np.nan) for m in methods], width, label=metric)
+    ax.set_xticks(np.arange(len(methods)) + width * (len(metrics) - 1) / 2, methods, rotation=20, fontsize=7)
+    ax.set(title=title, ylim=(0, 1))
+    ax.legend(fontsize=7)
+    return _save(fig, path)

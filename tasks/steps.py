@@ -1,0 +1,119 @@
+"""Prefect tasks that drive DVC: bring data in, reproduce one stage, push outputs, summarise a study.
+
+Stages run through `dvc repro --single-item`, so DVC decides what is up to date,
+restores from its run-cache, and records dvc.lock exactly as a bare `dvc repro`
+would; Prefect adds retries, logs, artifacts and the MLflow parent run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from tasks import tracking
+from tasks.project import Project
+
+
+def dvc(root: Path, *args: str, capture: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the venv's dvc; on failure raise with its output so the cause is visible."""
+    exe = Path(sys.executable).with_name("dvc")
+    if not capture:
+        proc = subprocess.Popen([str(exe), *args], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert proc.stdout is not None
+        chunks = []
+        while chunk := os.read(proc.stdout.fileno(), 4096):  # chunks, not lines: progress bars redraw with \r
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            chunks.append(chunk)
+        text = b"".join(chunks).decode(errors="replace")
+        result = subprocess.CompletedProcess(proc.args, proc.wait(), text, "")
+    else:
+        result = subprocess.run([str(exe), *args], cwd=root, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"`dvc {' '.join(args)}` failed (exit {result.returncode}):\n{result.stdout}{result.stderr}")
+    return result
+
+
+@task(name="ensure-data", retries=2, retry_delay_seconds=5)
+def ensure_data(root: Path) -> str:
+    """data/ must match data.dvc: pull it from the DVC remote, or ingest when nothing was ever recorded."""
+    logger = get_run_logger()
+    if not (root / "data.dvc").exists():
+        from tasks.ingest import ingest
+
+        logger.info("No data.dvc yet: ingesting the sources")
+        ingest(root, progress=logger.info)
+        return "ingested"
+    status = json.loads(dvc(root, "status", "--json", "data.dvc", capture=True).stdout or "{}")
+    if not status:
+        return "up to date"
+    logger.info("data/ differs from data.dvc (%s): pulling from the DVC remote", status)
+    try:
+        dvc(root, "pull", "data.dvc", capture=True)
+        return "pulled"
+    except RuntimeError:
+        from tasks.ingest import ingest
+
+        logger.info("The remote lacks it: re-ingesting from the pinned sources")
+        ingest(root, progress=logger.info)
+        return "ingested"
+
+
+@task(name="reproduce-stage", task_run_name="{stage}")
+def reproduce_stage(root: Path, stage: str, parent_run_id: str, flow_run_id: str) -> dict[str, Any]:
+    """`dvc repro --single-item <stage>`; reports whether it ran, was restored from the run-cache, or was up to date."""
+    logger = get_run_logger()
+    env = {**os.environ, tracking.PARENT_RUN_ENV: parent_run_id, tracking.FLOW_RUN_ENV: flow_run_id, "STUDIES_ROOT": str(root)}
+    start = time.perf_counter()
+    out = dvc(root, "repro", "--single-item", stage, env=env).stdout
+    seconds = time.perf_counter() - start
+    if "didn't change, skipping" in out:
+        verdict = "up to date"
+    elif "is cached - skipping run" in out:
+        verdict = "restored from DVC run-cache"
+    else:
+        verdict = "ran"
+    logger.info("stage %s: %s in %.1f s", stage, verdict, seconds)
+    return {"stage": stage, "verdict": verdict, "seconds": round(seconds, 1)}
+
+
+@task(name="push-outputs", retries=2, retry_delay_seconds=5)
+def push_outputs(root: Path, stages: list[str]) -> None:
+    """Share data and stage outputs through the DVC remote (the only exchange between machines)."""
+    dvc(root, "push", "data.dvc", *stages, capture=True)
+
+
+def read_metrics(root: Path, paths: list[str]) -> dict[str, float]:
+    """Flatten the study's DVC metrics files into {"digits/mlc/acc_mean": 0.89, ...}."""
+    flat: dict[str, float] = {}
+    for rel in paths:
+        data = json.loads((root / rel).read_text())
+        flat.update({k: v for k, v in tracking.flatten(data).items() if isinstance(v, (int, float))})
+    return {k.replace(".", "/"): float(v) for k, v in flat.items()}
+
+
+@task(name="publish-summary", retries=2, retry_delay_seconds=3)
+def publish_summary(project_root: Path, study: str, profile: str, parent_run_id: str, results: list[dict[str, Any]], metric_files: list[str]) -> str:
+    """Log the study's metrics on its MLflow parent run and publish a Prefect markdown artifact."""
+    import mlflow
+    from prefect.artifacts import create_markdown_artifact
+
+    metrics = read_metrics(project_root, metric_files)
+    project = Project(project_root)
+    tracking.configure(project)
+    with mlflow.start_run(run_id=parent_run_id):
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict({"stages": results}, "stages.json")
+    lines = [f"# {study} — profile `{profile}`", "", f"MLflow run `{parent_run_id}` in experiment `{study}` "
+             f"({project.mlflow_uri}; `studies ui` to browse).", "", "| stage | verdict | seconds |", "|---|---|---|"]
+    lines += [f"| {r['stage']} | {r['verdict']} | {r['seconds']} |" for r in results]
+    lines += ["", "| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items())]
+    markdown = "\n".join(lines)
+    create_markdown_artifact(markdown=markdown, key=f"{study}-summary", description=f"{study} pipeline summary")
+    return markdown
