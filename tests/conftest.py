@@ -24,10 +24,8 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def copy_project(root: Path) -> Path:
     """A fresh clone-like copy of the project (tracked + untracked files, no data/results), committed to its own git repo."""
-    root = tmp_path / "project"
     for rel in _project_files():
         dst = root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -35,9 +33,22 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     git(root, "init", "-q")
     git(root, "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A")
     git(root, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy")
+    return root
+
+
+def project_env(root: Path) -> dict[str, str]:
+    """Environment for a CLI subprocess working on `root` with embedded defaults."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME")}
+    return env | {"STUDIES_ROOT": str(root), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project to write into; cwd and STUDIES_ROOT point at it."""
+    root = copy_project(tmp_path / "project")
     monkeypatch.chdir(root)
-    monkeypatch.setenv("STUDIES_ROOT", str(root))
-    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    for var in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL"):
+    for key, value in project_env(root).items():
+        monkeypatch.setenv(key, value)
+    for var in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME"):
         monkeypatch.delenv(var, raising=False)
     return root
