@@ -49,7 +49,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, Path]:
 
 @app.command()
 def ingest(
-    mirror: Annotated[Optional[Path], typer.Option(help="Folder with CDVAE-format datasets (<name>/<split>.csv); default $STUDIES_DATA_MIRROR or ../shared/datasets.")] = None,
+    mirror: Annotated[Optional[Path], typer.Option(help="Folder with CDVAE-format datasets (cdvae/<name>/<split>.csv); default $STUDIES_DATA_MIRROR or ../shared/datasets.")] = None,
     dataset: Annotated[list[str], typer.Option(help="CDVAE-format dataset to bring in (repeatable).")] = ["perov_5"],
     online: Annotated[bool, typer.Option(help="Download splits missing from the mirror from the CDVAE repository.")] = False,
     allow_unpinned: Annotated[bool, typer.Option(help="Accept files without a pinned sha256 (their observed hash is recorded).")] = False,
@@ -58,10 +58,11 @@ def ingest(
     """Bring every dataset into data/, checksummed, recorded in data.dvc and pushed to the DVC remote."""
     project = _project()
     from tasks.ingest import IngestError, ingest as run_ingest
+    from tasks.versioning import DvcError
 
     try:
         summary = run_ingest(project.root, mirror=mirror, datasets=tuple(dataset), online=online, allow_unpinned=allow_unpinned, push=push, progress=typer.echo)
-    except IngestError as exc:
+    except (IngestError, DvcError) as exc:
         _fail(str(exc))
     typer.echo(f"data.dvc → {summary.get('data_hash', '?')}")
 

@@ -8,6 +8,8 @@ team points the same code at shared servers.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 from tasks.project import Project
 
@@ -22,6 +24,12 @@ def configure(project: Project) -> None:
         "PREFECT_LOGGING_LOG_PRINTS": "true",
         "MLFLOW_TRACKING_URI": project.mlflow_uri,
         "GIT_PYTHON_REFRESH": "quiet",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DVC_NO_ANALYTICS": "1",
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    # dvc.yaml's commands call `studies`: make this interpreter's one win even when the venv is not activated.
+    bin_dir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")

@@ -113,7 +113,9 @@ def publish_summary(project_root: Path, study: str, profile: str, parent_run_id:
     lines = [f"# {study} — profile `{profile}`", "", f"MLflow run `{parent_run_id}` in experiment `{study}` "
              f"({project.mlflow_uri}; `studies ui` to browse).", "", "| stage | verdict | seconds |", "|---|---|---|"]
     lines += [f"| {r['stage']} | {r['verdict']} | {r['seconds']} |" for r in results]
-    lines += ["", "| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items())]
+    lines += ["", "| metric | value |", "|---|---|"] + [
+        f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items()) if not k.endswith(("_std", "n_seeds"))
+    ]
     markdown = "\n".join(lines)
     create_markdown_artifact(markdown=markdown, key=f"{study}-summary", description=f"{study} pipeline summary")
     return markdown

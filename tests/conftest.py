@@ -11,6 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+MIRROR = REPO.parent / "shared" / "datasets"
 
 
 def _project_files() -> list[str]:
@@ -39,7 +40,10 @@ def copy_project(root: Path) -> Path:
 def project_env(root: Path) -> dict[str, str]:
     """Environment for a CLI subprocess working on `root` with embedded defaults."""
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME")}
-    return env | {"STUDIES_ROOT": str(root), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env = env | {"STUDIES_ROOT": str(root), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    if MIRROR.is_dir():  # the copy is not beside ../shared, so point it at the same mirror
+        env.setdefault("STUDIES_DATA_MIRROR", str(MIRROR))
+    return env
 
 
 @pytest.fixture

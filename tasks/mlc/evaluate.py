@@ -37,7 +37,7 @@ def evaluate(ctx: StageContext) -> None:
             pred = assign_clusters(gamma, k, seed)
             rows.append({"dataset": name, "method": "mlc", "seed": seed, **cluster_scores(y, pred)})
             r = subspace_ranks(Z, y, p["rank_energy"])
-            ranks.append({"dataset": name, "seed": seed, "overall_rank": r["overall"], "mean_class_rank": r["mean"]})
+            ranks.append({"dataset": name, "seed": seed, "overall_rank": r["overall"], "mean_class_rank": r["mean_per_cluster"]})
             if seed_dir == seed_dirs[0]:
                 _figures(figures, name, y, Z, gamma, pred, seed_dir)
         for seed in p["baseline_seeds"]:
@@ -65,7 +65,8 @@ def summarise(scores: pl.DataFrame, ranks: pl.DataFrame) -> dict[str, dict[str, 
     )
     out: dict[str, dict[str, dict[str, float]]] = {}
     for row in agg.sort("dataset", "method").iter_rows(named=True):
-        out.setdefault(row.pop("dataset"), {})[row.pop("method")] = {k: round(float(v), 4) for k, v in row.items()}
+        dataset, method = row.pop("dataset"), row.pop("method")
+        out.setdefault(dataset, {})[method] = {k: round(float(v), 4) for k, v in row.items()}
     for row in ranks.group_by("dataset").agg(pl.col("overall_rank").mean(), pl.col("mean_class_rank").mean()).iter_rows(named=True):
         out[row["dataset"]]["mlc"] |= {"overall_rank": round(row["overall_rank"], 2), "mean_class_rank": round(row["mean_class_rank"], 2)}
     return out

@@ -9,6 +9,8 @@ import mlflow
 import numpy as np
 import polars as pl
 import torch
+from mlflow.models import ModelSignature
+from mlflow.types import Schema, TensorSpec
 
 from studies.mlc.config import MLCConfig
 from studies.mlc.train import fit_mlc
@@ -41,9 +43,16 @@ def train(ctx: StageContext) -> None:
             pl.DataFrame(fit.history).write_parquet(folder / "history.parquet")
             mlflow.log_artifact(str(folder / "model.pt"), f"checkpoints/{entry['name']}/seed{seed}")
             if entry["name"] == "digits" and seed == p["seeds"][0]:
-                mlflow.pytorch.log_model(fit.model, name="mlc-digits")
+                _log_model(fit.model, X)
     (out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     mlflow.log_metrics({f"train_seconds/{k}": v for k, v in timings.items()})
+
+
+def _log_model(model: torch.nn.Module, X: np.ndarray) -> None:
+    """MLflow's pt2 format (torch.export, dynamic batch): it loads back without this package's classes."""
+    signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype("float32"), (-1, X.shape[1]))]))
+    mlflow.pytorch.log_model(model, name="mlc-digits", input_example=torch.from_numpy(X[:8]), signature=signature,
+                             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
 
 
 def _logger(key: str):
