@@ -6,7 +6,6 @@ embedded-default environment is set, so `studies --help` is instant.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -27,7 +26,10 @@ app = typer.Typer(
 def _project() -> Project:
     from flows.environment import configure
 
-    project = Project.here()
+    try:
+        project = Project.here()
+    except FileNotFoundError as exc:
+        _fail(str(exc))
     configure(project)
     return project
 
@@ -118,9 +120,13 @@ def report(study: Annotated[Optional[str], typer.Argument(help="One study; defau
     project = _project()
     from flows import dag
 
+    from tasks.versioning import DvcError, run_dvc
+
     names = [study] if study else dag.studies(project.root)
-    exe = Path(sys.executable).with_name("dvc")
-    raise typer.Exit(subprocess.call([str(exe), "repro", *(f"{n}-report" for n in names)], cwd=project.root))
+    try:
+        run_dvc(project.root, "repro", *(f"{n}-report" for n in names), stream=True)
+    except DvcError as exc:
+        _fail(str(exc))
 
 
 @app.command()

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,26 +16,7 @@ from prefect import get_run_logger, task
 
 from tasks import tracking
 from tasks.project import Project
-
-
-def dvc(root: Path, *args: str, capture: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the venv's dvc; on failure raise with its output so the cause is visible."""
-    exe = Path(sys.executable).with_name("dvc")
-    if not capture:
-        proc = subprocess.Popen([str(exe), *args], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert proc.stdout is not None
-        chunks = []
-        while chunk := os.read(proc.stdout.fileno(), 4096):  # chunks, not lines: progress bars redraw with \r
-            sys.stdout.buffer.write(chunk)
-            sys.stdout.flush()
-            chunks.append(chunk)
-        text = b"".join(chunks).decode(errors="replace")
-        result = subprocess.CompletedProcess(proc.args, proc.wait(), text, "")
-    else:
-        result = subprocess.run([str(exe), *args], cwd=root, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"`dvc {' '.join(args)}` failed (exit {result.returncode}):\n{result.stdout}{result.stderr}")
-    return result
+from tasks.versioning import DvcError, run_dvc
 
 
 @task(name="ensure-data", retries=2, retry_delay_seconds=5)
@@ -50,14 +29,14 @@ def ensure_data(root: Path) -> str:
         logger.info("No data.dvc yet: ingesting the sources")
         ingest(root, progress=logger.info)
         return "ingested"
-    status = json.loads(dvc(root, "status", "--json", "data.dvc", capture=True).stdout or "{}")
+    status = json.loads(run_dvc(root, "status", "--json", "data.dvc") or "{}")
     if not status:
         return "up to date"
     logger.info("data/ differs from data.dvc (%s): pulling from the DVC remote", status)
     try:
-        dvc(root, "pull", "data.dvc", capture=True)
+        run_dvc(root, "pull", "data.dvc")
         return "pulled"
-    except RuntimeError:
+    except DvcError:
         from tasks.ingest import ingest
 
         logger.info("The remote lacks it: re-ingesting from the pinned sources")
@@ -71,7 +50,7 @@ def reproduce_stage(root: Path, stage: str, parent_run_id: str, flow_run_id: str
     logger = get_run_logger()
     env = {**os.environ, tracking.PARENT_RUN_ENV: parent_run_id, tracking.FLOW_RUN_ENV: flow_run_id, "STUDIES_ROOT": str(root)}
     start = time.perf_counter()
-    out = dvc(root, "repro", "--single-item", stage, env=env).stdout
+    out = run_dvc(root, "repro", "--single-item", stage, env=env, stream=True)
     seconds = time.perf_counter() - start
     if "didn't change, skipping" in out:
         verdict = "up to date"
@@ -86,7 +65,7 @@ def reproduce_stage(root: Path, stage: str, parent_run_id: str, flow_run_id: str
 @task(name="push-outputs", retries=2, retry_delay_seconds=5)
 def push_outputs(root: Path, stages: list[str]) -> None:
     """Share data and stage outputs through the DVC remote (the only exchange between machines)."""
-    dvc(root, "push", "data.dvc", *stages, capture=True)
+    run_dvc(root, "push", "data.dvc", *stages)
 
 
 def read_metrics(root: Path, paths: list[str]) -> dict[str, float]:

@@ -26,33 +26,44 @@ class DataNotIngestedError(FileNotFoundError):
     """The project has no data.dvc yet."""
 
 
-def _dvc(root: Path, *args: str) -> str:
+def run_dvc(root: Path, *args: str, stream: bool = False, env: dict[str, str] | None = None) -> str:
+    """Run DVC in `root` and return its output; `stream` also echoes it live (progress bars redraw with \\r)."""
     cmd = [sys.executable, "-m", "dvc", *args]
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        lines = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-        detail = "\n".join(line for line in lines if line and "Having any troubles?" not in line)[-2000:]
+    env = {**(env or os.environ), "DVC_NO_ANALYTICS": "1"}
+    if stream:
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert proc.stdout is not None
+        chunks = []
+        while chunk := os.read(proc.stdout.fileno(), 4096):
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            chunks.append(chunk)
+        returncode, out, err = proc.wait(), b"".join(chunks).decode(errors="replace"), ""
+    else:
+        done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+        returncode, out, err = done.returncode, done.stdout, done.stderr
+    if returncode != 0:
+        detail = (err.strip() or out.strip())[-2000:]
         raise DvcError(
-            f"`dvc {' '.join(args)}` failed in {Path(root).resolve()} (exit {proc.returncode}):\n{detail}\n"
+            f"`dvc {' '.join(args)}` failed in {root} (exit {returncode}):\n{detail}\n"
             "Fix: see DVC's message above; run the same command in the project folder to reproduce it."
         )
-    return proc.stdout
+    return out
 
 
 def dvc_add(root: Path, rel_path: str) -> None:
     """Track `rel_path` (a file or folder under root) in `<rel_path>.dvc` and store its content in the cache."""
-    _dvc(root, "add", rel_path)
+    run_dvc(root, "add", rel_path)
 
 
 def dvc_push(root: Path, rel_paths: Sequence[str] | None = None) -> None:
     """Upload the cache entries of `rel_paths` (.dvc files or outputs; default: everything) to the default remote."""
-    _dvc(root, "push", *(rel_paths or ()))
+    run_dvc(root, "push", *(rel_paths or ()))
 
 
 def dvc_status_clean(root: Path, targets: Sequence[str] | None = None) -> bool:
     """Whether the workspace matches what DVC records for `targets` (default: every .dvc file and stage)."""
-    return json.loads(_dvc(root, "status", "--json", *(targets or ())) or "{}") == {}
+    return json.loads(run_dvc(root, "status", "--json", *(targets or ())) or "{}") == {}
 
 
 def data_hash(root: Path) -> str:
