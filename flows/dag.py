@@ -6,6 +6,7 @@ from pathlib import Path
 
 import networkx as nx
 from dvc.repo import Repo
+from dvc.stage import PipelineStage
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,9 @@ def stages(root: Path, study: str | None = None) -> list[StageInfo]:
         ordered = list(nx.lexicographical_topological_sort(graph.reverse(copy=True), key=lambda s: s.addressing))
         found = []
         for stage in ordered:
-            name = stage.addressing
+            if not isinstance(stage, PipelineStage):  # data.dvc and other .dvc files are data, not steps
+                continue
+            name = stage.name
             prefix, _, step = name.partition("-")
             if study is None or prefix == study:
                 metrics = tuple(str(o.def_path) for o in stage.outs if o.metric)
