@@ -40,7 +40,7 @@ def train(ctx: StageContext) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             torch.save(fit.model.state_dict(), folder / "model.pt")
             np.savez(folder / "embedding.npz", Z=fit.Z, gamma=fit.gamma)
-            pl.DataFrame(fit.history).write_parquet(folder / "history.parquet")
+            pl.DataFrame(fit.history, infer_schema_length=None).write_parquet(folder / "history.parquet")
             mlflow.log_artifact(str(folder / "model.pt"), f"checkpoints/{entry['name']}/seed{seed}")
             if entry["name"] == "digits" and seed == p["seeds"][0]:
                 _log_model(fit.model, X)

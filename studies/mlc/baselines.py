@@ -1,0 +1,27 @@
+"""Classical clustering baselines scored the same way as MLC."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
+from sklearn.decomposition import PCA
+from sklearn.mixture import GaussianMixture
+
+from studies.common.metrics import cluster_scores
+
+
+def run_baselines(X: np.ndarray, y: np.ndarray, n_clusters: int, seed: int) -> dict[str, dict[str, float]]:
+    """Scores of KMeans, GMM on PCA-30, kNN spectral clustering and Ward agglomeration on X.
+
+    Pass the same X that MLC gets (for digits: L2-normalised rows) so that the
+    comparison is about the method, not the preprocessing.
+    """
+    pca = PCA(n_components=min(30, *X.shape), random_state=seed).fit_transform(X)
+    predictions = {
+        "kmeans": KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit_predict(X),
+        "gmm_pca30": GaussianMixture(n_components=n_clusters, covariance_type="full", random_state=seed).fit_predict(pca),
+        "spectral_knn10": SpectralClustering(
+            n_clusters=n_clusters, affinity="nearest_neighbors", n_neighbors=10, random_state=seed
+        ).fit_predict(X),
+        "agglomerative_ward": AgglomerativeClustering(n_clusters=n_clusters, linkage="ward").fit_predict(X),
+    }
+    return {name: cluster_scores(y, labels) for name, labels in predictions.items()}

@@ -1,0 +1,14 @@
+import pytest
+
+from studies.mlc.baselines import run_baselines
+from studies.mlc.data import union_of_subspaces
+
+
+@pytest.mark.filterwarnings("ignore:Graph is not fully connected")  # kNN graph of separate subspaces
+def test_run_baselines_returns_the_four_methods_with_scores_in_range():
+    X, y = union_of_subspaces(3, 2, 40, 40, noise=0.05, seed=0)
+    results = run_baselines(X, y, n_clusters=3, seed=0)
+    assert set(results) == {"kmeans", "gmm_pca30", "spectral_knn10", "agglomerative_ward"}
+    for scores in results.values():
+        assert set(scores) == {"acc", "nmi", "ari"}
+        assert 0.0 <= scores["acc"] <= 1.0 and 0.0 <= scores["nmi"] <= 1.0 and scores["ari"] <= 1.0
