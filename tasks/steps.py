@@ -73,8 +73,8 @@ def read_metrics(root: Path, paths: list[str]) -> dict[str, float]:
     flat: dict[str, float] = {}
     for rel in paths:
         data = json.loads((root / rel).read_text())
-        flat.update({k: v for k, v in tracking.flatten(data).items() if isinstance(v, (int, float))})
-    return {k.replace(".", "/"): float(v) for k, v in flat.items()}
+        flat.update({k: float(v) for k, v in tracking.flatten(data, sep="/").items() if isinstance(v, (int, float))})
+    return flat
 
 
 @task(name="publish-summary", retries=2, retry_delay_seconds=3)

@@ -71,13 +71,13 @@ def run_tags(project: Project, study: str, profile: str, stage: str | None) -> d
     return tags
 
 
-def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested params → {"train.lr": ...} as MLflow wants them."""
+def flatten(params: Mapping[str, Any], prefix: str = "", sep: str = ".") -> dict[str, Any]:
+    """Nested params → {"train.lr": ...} as MLflow wants them (metrics use sep="/")."""
     out: dict[str, Any] = {}
     for key, value in params.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            out.update(flatten(value, f"{name}."))
+            out.update(flatten(value, f"{name}{sep}", sep))
         else:
             out[name] = value
     return out

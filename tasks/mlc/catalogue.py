@@ -8,9 +8,14 @@ from typing import Any
 import numpy as np
 
 
-def save(folder: Path, name: str, X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int] | None) -> dict[str, Any]:
-    np.savez(folder / f"{name}.npz", X=X.astype(np.float32), y=y.astype(np.int64))
-    return {"name": name, "n": int(len(y)), "dim": int(X.shape[1]), "n_clusters": int(len(np.unique(y))), "image_shape": image_shape}
+def save(
+    folder: Path, name: str, X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int] | None, X_raw: np.ndarray | None = None
+) -> dict[str, Any]:
+    """X is what MLC trains on; X_raw (optional) the untransformed features, for baselines in their usual setting."""
+    extra = {} if X_raw is None else {"X_raw": X_raw.astype(np.float32)}
+    np.savez(folder / f"{name}.npz", X=X.astype(np.float32), y=y.astype(np.int64), **extra)
+    return {"name": name, "n": int(len(y)), "dim": int(X.shape[1]), "n_clusters": int(len(np.unique(y))),
+            "image_shape": image_shape, "raw": X_raw is not None}
 
 
 def write_index(folder: Path, entries: list[dict[str, Any]]) -> None:
@@ -24,6 +29,11 @@ def entries(folder: Path) -> list[dict[str, Any]]:
 def load(folder: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
     with np.load(folder / f"{name}.npz") as f:
         return f["X"], f["y"]
+
+
+def load_raw(folder: Path, name: str) -> np.ndarray | None:
+    with np.load(folder / f"{name}.npz") as f:
+        return f["X_raw"] if "X_raw" in f else None
 
 
 def image_shape(entry: dict[str, Any]) -> tuple[int, int] | None:

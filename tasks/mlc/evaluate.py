@@ -40,9 +40,11 @@ def evaluate(ctx: StageContext) -> None:
             ranks.append({"dataset": name, "seed": seed, "overall_rank": r["overall"], "mean_class_rank": r["mean_per_cluster"]})
             if seed_dir == seed_dirs[0]:
                 _figures(figures, name, y, Z, gamma, pred, seed_dir)
+        inputs = {"": X} | ({"@raw": raw} if (raw := catalogue.load_raw(prepared, name)) is not None else {})
         for seed in p["baseline_seeds"]:
             print(f"baselines on {name}, seed {seed}")
-            rows += [{"dataset": name, "method": m, "seed": seed, **s} for m, s in run_baselines(X, y, k, seed).items()]
+            for suffix, features in inputs.items():
+                rows += [{"dataset": name, "method": m + suffix, "seed": seed, **s} for m, s in run_baselines(features, y, k, seed).items()]
     scores, rank_table = pl.DataFrame(rows), pl.DataFrame(ranks)
     scores.write_parquet(tables / "scores.parquet")
     rank_table.write_parquet(tables / "ranks.parquet")

@@ -5,7 +5,7 @@ import mlflow
 import numpy as np
 import polars as pl
 
-from studies.mlc.data import digits_arrays, union_of_subspaces
+from studies.mlc.data import PIXELS, digits_arrays, union_of_subspaces
 from tasks.mlc import catalogue
 from tasks.stages import StageContext
 
@@ -16,11 +16,13 @@ def prepare(ctx: StageContext) -> None:
     p = ctx.params["prepare"]
     out = ctx.outputs["prepared"]
     out.mkdir(parents=True, exist_ok=True)
-    X, y = digits_arrays(pl.read_parquet(ctx.inputs["digits"]))
+    table = pl.read_parquet(ctx.inputs["digits"])
+    X, y = digits_arrays(table)
+    X_raw = table.select(PIXELS).to_numpy()  # the baselines' usual input (ANCHORS.md measured them on it)
     if p.get("digits_subsample"):
         keep = np.sort(np.random.default_rng(0).permutation(len(y))[: p["digits_subsample"]])
-        X, y = X[keep], y[keep]
-    entries = [catalogue.save(out, "digits", X, y, DIGITS_SHAPE)]
+        X, y, X_raw = X[keep], y[keep], X_raw[keep]
+    entries = [catalogue.save(out, "digits", X, y, DIGITS_SHAPE, X_raw)]
     for spec in p.get("synthetic", []):
         Xs, ys = union_of_subspaces(**{k: v for k, v in spec.items() if k != "name"})
         entries.append(catalogue.save(out, spec["name"], Xs, ys, None))

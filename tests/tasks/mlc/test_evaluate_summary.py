@@ -13,3 +13,12 @@ def test_summary_has_mean_std_and_ranks_per_dataset_and_method() -> None:
     assert out["digits"]["mlc"]["acc_mean"] == 0.85 and out["digits"]["mlc"]["acc_std"] == 0.05
     assert out["digits"]["mlc"]["n_seeds"] == 2 and out["digits"]["mlc"]["overall_rank"] == 29
     assert out["digits"]["kmeans"]["nmi_std"] == 0 and "overall_rank" not in out["digits"]["kmeans"]
+
+
+def test_verdict_says_whether_mlc_beats_every_baseline() -> None:
+    from tasks.mlc.report import verdict
+
+    methods = {"mlc": {"acc_mean": 0.9, "nmi_mean": 0.85}, "kmeans": {"acc_mean": 0.8, "nmi_mean": 0.86}}
+    assert verdict(methods).startswith("**MLC does not beat") and "kmeans 0.860" in verdict(methods)
+    methods["kmeans"]["nmi_mean"] = 0.7
+    assert verdict(methods).startswith("**MLC beats every baseline")
