@@ -11,7 +11,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-MIRROR = REPO.parent / "shared" / "datasets"
+# The offline dataset mirror beside the checkout (../shared/datasets), or beside any folder above it.
+MIRROR = next((p / "shared" / "datasets" for p in REPO.parents if (p / "shared" / "datasets").is_dir()), REPO.parent / "shared" / "datasets")
 
 
 def _project_files() -> list[str]:

@@ -18,14 +18,12 @@ import pytest
 from sklearn.datasets import load_digits
 
 from tasks import sources
-from tasks.ingest import IngestError, default_mirror, ingest
+from tasks.ingest import IngestError, ingest
 from tasks.versioning import DvcError, data_hash, dvc_status_clean
 
-REPO = Path(__file__).resolve().parents[2]
-MIRROR = default_mirror(REPO)
-PEROV = MIRROR / "cdvae" / "perov_5" if MIRROR else None
+from tests.conftest import MIRROR
+PEROV = MIRROR / "cdvae" / "perov_5"  # the offline mirror is part of the test environment (README)
 
-pytestmark = pytest.mark.skipif(PEROV is None or not PEROV.is_dir(), reason="no perov_5 mirror (set STUDIES_DATA_MIRROR)")
 
 
 def _rows(path: Path) -> list[list[str]]:

@@ -17,8 +17,9 @@ from studies.cdvae.data import (
     read_cdvae_csv,
     structures_from_table,
 )
+from tests.conftest import MIRROR
 
-PEROV = Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "cdvae" / "perov_5"
+PEROV = MIRROR / "cdvae" / "perov_5"
 PEROV_COLUMNS = ("material_id", "cif", "formula", "heat_all", "heat_ref", "dir_gap", "ind_gap")
 # The first two rows of carbon_24/val.csv at txie-93/cdvae@f857f598d6f6 (8 and 6 atoms, coordinates outside [0, 1)).
 CARBON_CSV = (
