@@ -44,7 +44,9 @@ def git_commit(root: Path) -> tuple[str, bool]:
         ).stdout.strip()
         dirty = bool(
             subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
+                # outputs the pipeline itself rewrites do not make the code dirty
+                ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                 ":(exclude)dvc.lock", ":(exclude)data.dvc", ":(exclude)reports"],
                 cwd=root, check=True, capture_output=True, text=True,
             ).stdout.strip()
         )

@@ -40,7 +40,7 @@ def evaluate(ctx: StageContext) -> None:
             ranks.append({"dataset": name, "seed": seed, "overall_rank": r["overall"], "mean_class_rank": r["mean_per_cluster"]})
             if seed_dir == seed_dirs[0]:
                 _figures(figures, name, y, Z, gamma, pred, seed_dir)
-        inputs = {"": X} | ({"@raw": raw} if (raw := catalogue.load_raw(prepared, name)) is not None else {})
+        inputs = {"": X} | ({":raw": raw} if (raw := catalogue.load_raw(prepared, name)) is not None else {})
         for seed in p["baseline_seeds"]:
             print(f"baselines on {name}, seed {seed}")
             for suffix, features in inputs.items():

@@ -41,7 +41,7 @@ def write_report(ctx: StageContext) -> None:
         "Sinkhorn on the cluster head's Gram matrix) maximise R(Z;ε) − R_c(Z,Γ;ε) after a TCR self-supervised "
         "warm-up and a one-shot copy of the feature head into the cluster head; clusters come from spectral "
         "clustering on Γ. The baselines are scikit-learn's, run in the same stage on the same features as MLC "
-        "(L2-normalised rows) and, for digits, also on raw pixels (`@raw`, the setting of the published "
+        "(L2-normalised rows) and, for digits, also on raw pixels (`:raw`, the setting of the published "
         "scikit-learn numbers in ANCHORS.md)."
     )
     doc.para(report.provenance(ctx.project, ctx.profile) + " Reproduce: `dvc repro mlc-report` or `studies run mlc`.")
