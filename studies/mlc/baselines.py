@@ -15,7 +15,8 @@ def run_baselines(X: np.ndarray, y: np.ndarray, n_clusters: int, seed: int) -> d
     Pass the same X that MLC gets (for digits: L2-normalised rows) so that the
     comparison is about the method, not the preprocessing.
     """
-    pca = PCA(n_components=min(30, *X.shape), random_state=seed).fit_transform(X)
+    # float64: full covariances of clusters that lie near low-dimensional subspaces are close to singular
+    pca = PCA(n_components=min(30, *X.shape), random_state=seed).fit_transform(X.astype(np.float64))
     predictions = {
         "kmeans": KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit_predict(X),
         "gmm_pca30": GaussianMixture(n_components=n_clusters, covariance_type="full", random_state=seed).fit_predict(pca),
