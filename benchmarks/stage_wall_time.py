@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tasks.ingest import default_mirror
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -36,6 +38,8 @@ def main(profile: str, study: str | None) -> None:
     root = copy_project(Path(tempfile.mkdtemp(prefix="stage-bench-")) / "project")
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME")}
     env |= {"STUDIES_ROOT": str(root), "PATH": f"{BIN}{os.pathsep}{env['PATH']}"}
+    if (mirror := default_mirror(REPO)) is not None:  # the copy is not beside ../shared
+        env.setdefault("STUDIES_DATA_MIRROR", str(mirror))
     start = time.perf_counter()
     cmd = [str(BIN / "studies"), "run", *([study] if study else []), "--profile", profile]
     subprocess.run(cmd, cwd=root, env=env, check=True)

@@ -92,7 +92,13 @@ def run(
         typer.echo(f"params.yaml: {change}")
     from flows.pipeline import pipeline
 
-    summaries = pipeline(root=str(project.root), profile=profile, studies=[study] if study else None, push=push)
+    from tasks.ingest import IngestError
+    from tasks.versioning import DvcError
+
+    try:
+        summaries = pipeline(root=str(project.root), profile=profile, studies=[study] if study else None, push=push)
+    except (IngestError, DvcError, ValueError) as exc:
+        _fail(f"the pipeline stopped: {exc}")
     for summary in summaries:
         typer.echo(summary["summary"])
 

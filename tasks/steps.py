@@ -19,7 +19,14 @@ from tasks.project import Project
 from tasks.versioning import DvcError, run_dvc
 
 
-@task(name="ensure-data", retries=2, retry_delay_seconds=5)
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry network and DVC hiccups, not bad input: a failed checksum fails the same way twice."""
+    from tasks.ingest import IngestError
+
+    return not isinstance(state.result(raise_on_failure=False), IngestError)
+
+
+@task(name="ensure-data", retries=2, retry_delay_seconds=5, retry_condition_fn=_transient)
 def ensure_data(root: Path) -> str:
     """data/ must match data.dvc: pull it from the DVC remote, or ingest when nothing was ever recorded."""
     logger = get_run_logger()

@@ -38,3 +38,17 @@ def test_outside_a_project_says_where_to_run(tmp_path: Path) -> None:
     env = {k: v for k, v in project_env(tmp_path).items() if k != "STUDIES_ROOT"}
     out = subprocess.run([str(BIN / "studies"), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "No subspace-studies project" in out.stderr
+
+
+def test_run_without_data_sources_fails_once_with_the_fix(project: Path, tmp_path: Path) -> None:
+    """No data.dvc content and an empty mirror: a clear ingest error, not retried, data.dvc untouched."""
+    empty = tmp_path / "empty-mirror"
+    empty.mkdir()
+    (project / "data.dvc").unlink()
+    env = project_env(project) | {"STUDIES_DATA_MIRROR": str(empty)}
+    out = subprocess.run([str(BIN / "studies"), "run", "mlc", "--profile", "ci"], cwd=project, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "the pipeline stopped" in out.stderr and "Fix:" in out.stderr
+    assert "Retrying" not in out.stdout + out.stderr
+    assert not (project / "data.dvc").exists() and not (project / "data").exists()
