@@ -27,10 +27,6 @@ def load(path: Path) -> dict[str, Any]:
         return _yaml.load(f)
 
 
-def profile_names(doc: Mapping[str, Any]) -> list[str]:
-    return list(doc.get("profiles", {}))
-
-
 def resolve(doc: Mapping[str, Any], profile: str | None = None) -> dict[str, Any]:
     """The params of one profile (default: the active one) as plain dicts."""
     name = profile or doc["profile"]

@@ -39,14 +39,6 @@ class Project:
         return self.root / "data"
 
     @property
-    def results(self) -> Path:
-        return self.root / "results"
-
-    @property
-    def reports(self) -> Path:
-        return self.root / "reports"
-
-    @property
     def params_file(self) -> Path:
         return self.root / "params.yaml"
 
@@ -62,7 +54,3 @@ class Project:
     @property
     def prefect_home(self) -> Path:
         return self.root / ".prefect"
-
-    @property
-    def dvc_remote(self) -> Path:
-        return self.root / ".dvc-remote"
