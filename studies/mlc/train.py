@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from studies.common.devices import resolve_device
 from studies.common.seeding import seed_everything
 from studies.mlc.augment import augment
 from studies.mlc.config import MLCConfig
@@ -52,7 +53,7 @@ def fit_mlc(
     generator = seed_everything(seed)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    device = torch.device(cfg.device)
+    device = resolve_device(cfg.device)
     data = torch.as_tensor(X, dtype=torch.float32, device=device)
     model = MLCNet(data.shape[1], cfg.hidden_dim, cfg.n_hidden, cfg.feature_dim).to(device)
     history: list[dict] = []
