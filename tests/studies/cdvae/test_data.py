@@ -94,9 +94,6 @@ CARBON_CSV = (
     '",-154.13165216666667\n'
 )
 
-needs_perov = pytest.mark.skipif(not PEROV.is_dir(), reason=f"perov_5 mirror not at {PEROV}")
-
-
 def _head(src: Path, dst: Path, n: int) -> Path:
     """The header and first n data rows of a CDVAE CSV (CIFs span lines, so go through the csv module)."""
     with src.open(newline="") as f:
@@ -108,12 +105,9 @@ def _head(src: Path, dst: Path, n: int) -> Path:
 
 @pytest.fixture(scope="module")
 def perov_rows() -> pl.DataFrame:
-    if not PEROV.is_dir():
-        pytest.skip(f"perov_5 mirror not at {PEROV}")
     return pl.concat([read_cdvae_csv(PEROV / f"{s}.csv", PEROV_COLUMNS).head(40) for s in ("val", "test")])
 
 
-@needs_perov
 def test_read_drops_the_pandas_index_and_keeps_ids_as_text() -> None:
     df = read_cdvae_csv(PEROV / "val.csv", PEROV_COLUMNS)
     assert df.columns == list(PEROV_COLUMNS)
@@ -122,7 +116,6 @@ def test_read_drops_the_pandas_index_and_keeps_ids_as_text() -> None:
     assert df["heat_ref"].dtype == pl.Float64
 
 
-@needs_perov
 def test_missing_columns_name_file_columns_and_fix(tmp_path: Path) -> None:
     bad = tmp_path / "val.csv"
     read_cdvae_csv(_head(PEROV / "val.csv", bad, 3), PEROV_COLUMNS).drop("heat_ref", "ind_gap").write_csv(bad)
