@@ -1,4 +1,3 @@
-from pathlib import Path
 
 from flows import dag
 from tests.conftest import REPO
