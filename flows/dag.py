@@ -15,6 +15,7 @@ class StageInfo:
     study: str
     step: str
     metrics: tuple[str, ...]
+    resources: str | None = None  # dvc.yaml `meta: {resources: gpu}`: a step that wants an accelerator
 
 
 def stages(root: Path, study: str | None = None) -> list[StageInfo]:
@@ -30,7 +31,7 @@ def stages(root: Path, study: str | None = None) -> list[StageInfo]:
             prefix, _, step = name.partition("-")
             if study is None or prefix == study:
                 metrics = tuple(str(o.def_path) for o in stage.outs if o.metric)
-                found.append(StageInfo(name, prefix, step, metrics))
+                found.append(StageInfo(name, prefix, step, metrics, (stage.meta or {}).get("resources")))
     return found
 
 

@@ -25,7 +25,7 @@ def run_study(root: Path, study: str, profile: str) -> dict[str, Any]:
     run_id = parent.info.run_id
     try:
         stages = dag.stages(root, study)
-        results = [reproduce_stage(root, s.name, run_id, flow_run_id) for s in stages]
+        results = [stage_task(s)(root, s.name, run_id, flow_run_id) for s in stages]
         metrics = [m for s in stages for m in s.metrics]
         markdown = publish_summary(root, study, profile, run_id, results, metrics)
     except BaseException:
@@ -33,6 +33,11 @@ def run_study(root: Path, study: str, profile: str) -> dict[str, Any]:
         raise
     client.set_terminated(run_id, "FINISHED")
     return {"study": study, "mlflow_run_id": run_id, "stages": results, "summary": markdown}
+
+
+def stage_task(stage: dag.StageInfo):
+    """The reproduce task, tagged with the stage's resource (e.g. `gpu`) so work pools and concurrency limits can route it."""
+    return reproduce_stage.with_options(tags={stage.resources}) if stage.resources else reproduce_stage
 
 
 def make_study_flow(study: str):

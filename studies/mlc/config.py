@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+
+from studies.common.config import from_overrides
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,4 @@ class MLCConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "MLCConfig":
-        """Build a config from overrides, refusing keys it does not know (typos must not pass silently)."""
-        valid = [f.name for f in fields(cls)]
-        unknown = sorted(set(d) - set(valid))
-        if unknown:
-            raise ValueError(f"Unknown MLCConfig key(s): {', '.join(unknown)}. Valid keys: {', '.join(valid)}.")
-        return cls(**dict(d))
+        return from_overrides(cls, d)

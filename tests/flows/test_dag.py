@@ -20,3 +20,13 @@ def test_every_stage_has_a_step_function() -> None:
 
     for stage in dag.stages(REPO):
         assert stage.step in study_steps(stage.study), stage.name
+
+
+def test_cdvae_gpu_steps_are_marked_from_dvc_yaml_meta() -> None:
+    from flows.study import stage_task
+
+    stages = {s.step: s for s in dag.stages(REPO, "cdvae")}
+    assert list(stages) == ["prepare", "train", "reconstruct", "evaluate", "report"]
+    assert {s for s, info in stages.items() if info.resources == "gpu"} == {"train", "reconstruct"}
+    assert stage_task(stages["train"]).tags == {"gpu"}
+    assert stage_task(stages["prepare"]).tags == set()

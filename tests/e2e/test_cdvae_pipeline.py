@@ -1,0 +1,252 @@
+"""The CDVAE pipeline end to end on the `ci` profile, against real Prefect and MLflow servers on 127.0.0.1.
+
+The last test kills a training run mid-way (SIGKILL to the whole `studies run` process group)
+and checks that the rerun resumes from the checkpoint instead of starting over.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import BIN, copy_project, project_env
+from tests.e2e.test_mlc_pipeline import _api, dvc, studies
+from tests.services import mlflow_server, prefect_server
+
+pytestmark = pytest.mark.e2e
+
+STEPS = ("prepare", "train", "reconstruct", "evaluate", "report")
+TERMS = ("loss", "natom", "lattice", "composition", "coord", "type", "kld")
+RESULTS = Path("results") / "ci" / "cdvae"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One ci-profile pipeline run of CDVAE through the Prefect flow, with both servers up for the module."""
+    base = tmp_path_factory.mktemp("e2e-cdvae")
+    root = copy_project(base / "project")
+    with prefect_server(base) as prefect_api, mlflow_server(base / "mlflow") as mlflow_uri:
+        env = project_env(root) | {"PREFECT_API_URL": prefect_api, "MLFLOW_TRACKING_URI": mlflow_uri}
+        first = studies(root, env, "run", "cdvae", "--profile", "ci")
+        yield {"root": root, "env": env, "prefect_api": prefect_api, "mlflow": MlflowClient(mlflow_uri), "output": first.stdout}
+
+
+def _runs(client: MlflowClient) -> list:
+    exp = client.get_experiment_by_name("cdvae")
+    assert exp is not None, "no MLflow experiment 'cdvae'"
+    return client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def _ci_params(root: Path) -> dict[str, Any]:
+    return yaml.safe_load((root / "params.yaml").read_text())["profiles"]["ci"]["cdvae"]
+
+
+def test_flow_ran_every_stage_and_wrote_metrics_cifs_and_report(run: Any) -> None:
+    root, out = run["root"], run["output"]
+    for step in STEPS:
+        assert f"| cdvae-{step} | ran |" in out, out[-4000:]
+
+    report = (root / "reports" / "cdvae.md").read_text()
+    assert "val.csv[0.0:0.9]" in report, "the report does not state the split choice"
+    assert "97.52" in report, "the report does not show the paper's Table 1 match rate beside ours"
+    for line in report.splitlines():  # every figure the report links exists beside it
+        if line.startswith("!["):
+            assert (root / "reports" / line.split("(")[1].rstrip(")")).is_file(), line
+
+    metrics = json.loads((root / RESULTS / "metrics.json").read_text())
+    assert {"match_rate", "rmse", "n_test", "valid_rate", "composition_accuracy", "num_atoms_accuracy",
+            "length_mae", "angle_mae"} <= set(metrics), metrics
+    assert 0.0 <= metrics["match_rate"] <= 1.0 and 0.0 <= metrics["valid_rate"] <= 1.0, metrics
+    assert metrics["n_test"] == 8, metrics
+
+    structures = root / RESULTS / "structures"
+    true = sorted(p.name for p in structures.glob("*-true.cif"))
+    reconstructed = sorted(p.name for p in structures.glob("*-reconstructed.cif"))
+    assert len(true) == 8, true
+    assert 1 <= len(reconstructed) <= 8, reconstructed  # an invalid reconstruction has no CIF
+    ids = {n.removesuffix("-true.cif") for n in true}
+    assert {n.removesuffix("-reconstructed.cif") for n in reconstructed} <= ids
+    assert all(p.read_text().startswith("# generated using pymatgen") for p in structures.glob("*.cif"))
+
+
+def test_mlflow_holds_stage_runs_metrics_artifacts_and_a_loadable_model(run: Any) -> None:
+    client, root = run["mlflow"], run["root"]
+    runs = _runs(client)
+    parents = [r for r in runs if "stage" not in r.data.tags]
+    children = {r.data.tags["stage"]: r for r in runs if "stage" in r.data.tags}
+    assert len(parents) == 1, [r.data.tags for r in parents]
+    assert set(children) == set(STEPS) and len(runs) == 1 + len(STEPS), [r.data.tags.get("stage") for r in runs]
+    parent = parents[0]
+    flow_run_id = parent.data.tags["prefect.flow_run_id"]
+    assert flow_run_id not in ("", "none")
+    for r in (parent, *children.values()):
+        assert r.info.status == "FINISHED", (r.data.tags.get("stage"), r.info.status)
+        assert r.data.tags["prefect.flow_run_id"] == flow_run_id and r.data.tags["profile"] == "ci"
+    assert all(c.data.tags["mlflow.parentRunId"] == parent.info.run_id for c in children.values())
+
+    # prepare records which rows trained the model
+    assert children["prepare"].data.tags["cdvae.train_split"] == "val.csv[0.0:0.9]"
+    assert children["prepare"].data.tags["cdvae.dataset"] == "perov_5"
+
+    # train: one point per epoch for every loss term, train and validation
+    train = children["train"]
+    epochs = _ci_params(root)["train"]["optim"]["epochs"]
+    assert epochs == 3
+    for split in ("train", "val"):
+        for term in TERMS:
+            history = client.get_metric_history(train.info.run_id, f"{split}/{term}")
+            assert sorted(m.step for m in history) == list(range(epochs)), (f"{split}/{term}", [m.step for m in history])
+            assert all(math.isfinite(m.value) for m in history), f"{split}/{term}"
+    assert train.data.tags["cdvae.resumed_from_step"] == "None"
+    checkpoint = {Path(a.path).name for a in client.list_artifacts(train.info.run_id, "checkpoint")}
+    assert {"model.pt", "model.json", "history.parquet", "summary.json"} <= checkpoint, checkpoint
+    cifs = {Path(a.path).name for a in client.list_artifacts(children["evaluate"].info.run_id, "structures")}
+    assert cifs == {p.name for p in (root / RESULTS / "structures").glob("*.cif")}
+    assert 0.0 <= parent.data.metrics["match_rate"] <= 1.0  # the study's DVC metrics land on the parent run
+
+    # the logged model loads back (pickled with its code) and reconstructs a real test batch
+    models = client.search_logged_models([train.info.experiment_id], filter_string=f"source_run_id = '{train.info.run_id}'")
+    assert [m.name for m in models] == ["cdvae"]
+    import mlflow.pytorch
+    import polars as pl
+    import torch
+
+    from studies.cdvae.config import LangevinConfig
+    from studies.cdvae.dataset import CrystalSet
+    from studies.cdvae.sample import langevin_decode
+
+    mlflow.set_tracking_uri(client.tracking_uri)
+    model = mlflow.pytorch.load_model(f"models:/{models[0].model_id}")
+    assert type(model).__name__ == "CDVAE" and isinstance(model, torch.nn.Module)
+    model.eval()
+    batch = CrystalSet(pl.read_parquet(root / RESULTS / "prepared" / "test.parquet")).batch(torch.arange(4))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        mu, log_var, z = model.encode(batch)
+        stats = model.decode_stats(mu)
+    latent = model.cfg.latent_dim
+    assert mu.shape == log_var.shape == z.shape == (4, latent)
+    assert stats.lengths.shape == stats.angles.shape == (4, 3)
+    assert stats.num_atoms_logits.shape == (4, model.cfg.max_atoms + 1)
+    decoded = langevin_decode(model, mu, LangevinConfig(n_step_each=1, batch_size=4), torch.Generator().manual_seed(0))
+    n_atoms = int(decoded["num_atoms"].sum())
+    assert decoded["num_atoms"].shape == (4,) and (decoded["num_atoms"] >= 1).all()
+    assert decoded["frac_coords"].shape == (n_atoms, 3) and decoded["atom_types"].shape == (n_atoms,)
+    assert torch.isfinite(decoded["frac_coords"]).all() and torch.isfinite(decoded["lengths"]).all()
+
+
+def test_prefect_flow_run_completed_with_gpu_tagged_train_and_reconstruct(run: Any) -> None:
+    api = run["prefect_api"]
+    parent = next(r for r in _runs(run["mlflow"]) if "stage" not in r.data.tags)
+    flow_run_id = parent.data.tags["prefect.flow_run_id"]
+    flow_run = _api(api, f"/flow_runs/{flow_run_id}")
+    assert flow_run["name"] == "cdvae-ci" and flow_run["state"]["type"] == "COMPLETED", flow_run["state"]
+
+    deadline = time.monotonic() + 60  # the server records task runs from events, a few seconds behind
+    while True:
+        task_runs = [t for t in _api(api, "/task_runs/filter", {}) if t["flow_run_id"] == flow_run_id]
+        by_name = {t["name"]: t for t in task_runs}
+        if {f"cdvae-{s}" for s in STEPS} <= set(by_name) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert {f"cdvae-{s}" for s in STEPS} <= set(by_name), sorted(by_name)
+    for step in STEPS:
+        task = by_name[f"cdvae-{step}"]
+        assert task["state"]["type"] == "COMPLETED", (step, task["state"])
+        assert ("gpu" in task["tags"]) == (step in ("train", "reconstruct")), (step, task["tags"])
+    artifacts = _api(api, "/artifacts/filter", {})
+    assert any(a["key"] == "cdvae-summary" and "match_rate" in (a["data"] or "") for a in artifacts)
+
+
+def test_dvc_status_is_clean_and_repro_is_a_no_op(run: Any) -> None:
+    root, env = run["root"], run["env"]
+    # scoped to the cdvae stages: the other studies' stages never ran in this copy
+    targets = [f"cdvae-{s}" for s in STEPS]
+    assert json.loads(dvc(root, env, "status", "--json", "--with-deps", *targets) or "{}") == {}
+    out = dvc(root, env, "repro", *targets)
+    assert "Running stage" not in out, out
+
+
+def _tail(path: Path, n: int = 4000) -> str:
+    return path.read_text(errors="replace")[-n:] if path.exists() else ""
+
+
+def test_killed_training_resumes_from_its_checkpoint(run: Any, tmp_path: Path) -> None:
+    """SIGKILL the whole `studies run` mid-training; the rerun continues at the checkpointed step."""
+    root, env = run["root"], run["env"]
+    epochs = 40
+    args = ["run", "cdvae", "--profile", "ci", "--set", f"cdvae.train.optim.epochs={epochs}",
+            "--set", "cdvae.train.optim.checkpoint_every=1"]
+    state, last = root / RESULTS / "train-state", root / RESULTS / "train-state" / "last.pt"
+    summary = root / RESULTS / "train" / "summary.json"
+    assert not state.exists(), "the first run left its training state behind"
+
+    stdout, stderr = tmp_path / "killed.out", tmp_path / "killed.err"
+    started = time.time()
+    with stdout.open("w") as out, stderr.open("w") as err:
+        proc = subprocess.Popen([str(BIN / "studies"), *args], cwd=root, env=env, stdout=out, stderr=err, start_new_session=True)
+    try:
+        rewrites, seen, deadline = 0, None, time.monotonic() + 900
+        while rewrites < 3:
+            assert proc.poll() is None, f"`studies {' '.join(args)}` ended (exit {proc.returncode}) before it was killed:\n" \
+                                        f"{_tail(stdout)}\n{_tail(stderr)}"
+            assert time.monotonic() < deadline, f"no checkpoint rewritten 3 times in 900 s:\n{_tail(stdout)}\n{_tail(stderr)}"
+            try:
+                stamp = (last.stat().st_ino, last.stat().st_mtime_ns)
+            except FileNotFoundError:
+                stamp = None
+            if stamp is not None and stamp != seen:
+                rewrites += seen is not None
+                seen = stamp
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, _tail(stdout), _tail(stderr))
+    assert last.is_file(), "the killed run left no checkpoint"
+    assert not summary.exists() or summary.stat().st_mtime < started, "the killed run finished training"
+
+    rerun = studies(root, env, *args)
+    output = rerun.stdout + rerun.stderr
+    found = re.search(r"resuming from \S+ at epoch (\d+), step (\d+)", output)
+    assert found, f"the rerun did not resume:\n{output[-6000:]}"
+    resumed_epoch, resumed_step = int(found[1]), int(found[2])
+    assert resumed_step > 0 and resumed_epoch < epochs, found[0]
+    assert "| cdvae-prepare | up to date |" in rerun.stdout, rerun.stdout[-4000:]
+    assert "| cdvae-train | ran |" in rerun.stdout, rerun.stdout[-4000:]
+
+    import polars as pl
+
+    optim = _ci_params(root)["train"]["optim"]
+    assert optim["epochs"] == epochs and optim["checkpoint_every"] == 1  # --set wrote the overrides to params.yaml
+    n_train = pl.read_parquet(root / RESULTS / "prepared" / "train.parquet").height
+    per_epoch = -(-n_train // optim["batch_size"])
+    assert per_epoch == 3  # 48 train crystals in batches of 16
+
+    result = json.loads(summary.read_text())
+    assert result["resumed_from_step"] == resumed_step > 0, result
+    assert result["epochs"] == epochs and result["steps"] == epochs * per_epoch, result
+    history = pl.read_parquet(root / RESULTS / "train" / "history.parquet")
+    assert history["epoch"].to_list() == list(range(epochs)), history["epoch"].to_list()
+    assert history["step"].to_list() == [(e + 1) * per_epoch for e in range(epochs)], history["step"].to_list()
+    assert not state.exists(), f"{state} was not removed after training succeeded"
+
+    # MLflow: the resumed train run says where it resumed from; the report says so too
+    client = run["mlflow"]
+    train_runs = [r for r in _runs(client) if r.data.tags.get("stage") == "train" and r.info.status == "FINISHED"]
+    resumed_run = train_runs[-1]
+    assert resumed_run.data.tags["cdvae.resumed_from_step"] == str(resumed_step)
+    logged = {m.step for m in client.get_metric_history(resumed_run.info.run_id, "train/loss")}
+    assert logged == set(range(epochs)), sorted(logged)  # the crashed attempt's epochs too, so the curve is whole
+    assert f"| resumed from step | {resumed_step} |" in (root / "reports" / "cdvae.md").read_text()

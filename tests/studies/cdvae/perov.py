@@ -1,0 +1,37 @@
+"""Real Perov-5 test crystals from the offline mirror, prepared as CDVAE trains on them (shared by the cdvae tests)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import polars as pl
+
+from studies.cdvae.config import ModelConfig
+from studies.cdvae.data import parse_structures, read_cdvae_csv
+from studies.cdvae.dataset import CrystalSet, Scaler, prepare_table, scaled_lattice
+from studies.cdvae.model import CDVAE
+from tests.conftest import MIRROR
+
+PEROV_TEST = MIRROR / "cdvae" / "perov_5" / "test.csv"
+# A network small enough for unit tests: every block of the real one, a fraction of the width.
+TINY = ModelConfig(latent_dim=16, fc_hidden_dim=16, enc_hidden_dim=16, enc_num_blocks=2, enc_int_emb_size=8,
+                   enc_basis_emb_size=4, enc_out_emb_channels=16, dec_hidden_dim=16, dec_num_blocks=2,
+                   dec_int_emb_size=8, dec_basis_emb_size=4, num_spherical=3, num_radial=4, num_noise_level=10)
+
+
+@lru_cache(maxsize=None)
+def parsed(n: int = 24) -> pl.DataFrame:
+    return parse_structures(read_cdvae_csv(PEROV_TEST, ("material_id", "cif", "heat_ref")).head(n), "test.csv")
+
+
+@lru_cache(maxsize=None)
+def prepared(n: int = 24) -> pl.DataFrame:
+    return prepare_table(parsed(n), "heat_ref", 20, "test.csv")
+
+
+def crystal_set(n: int = 24) -> CrystalSet:
+    return CrystalSet(prepared(n))
+
+
+def tiny_model(crystals: CrystalSet, cfg: ModelConfig = TINY) -> CDVAE:
+    lattice = scaled_lattice(crystals.lengths.double().numpy(), crystals.angles.double().numpy(), crystals.num_atoms.numpy())
+    return CDVAE(cfg, Scaler.fit(lattice), Scaler.fit(crystals.prop.double().numpy()))
