@@ -49,6 +49,10 @@ def _match_pair(
     pred_s, target_s = build_structure(pred), build_structure(target)
     if target_s is None:
         return True, None
+    # StructureMatcher.fit checks this first but get_rms_dist does not, and on a wrong composition it can
+    # spend minutes on lattice mappings that cannot succeed (its species comparator needs equal compositions).
+    if pred_s.composition.reduced_composition != target_s.composition.reduced_composition:
+        return True, None
     matcher = StructureMatcher(stol=stol, angle_tol=angle_tol, ltol=ltol)
     try:
         found = matcher.get_rms_dist(pred_s, target_s)
