@@ -17,11 +17,9 @@ from typing import Any
 
 import pytest
 import yaml
-from mlflow.tracking import MlflowClient
 
-from tests.conftest import BIN, copy_project, project_env
-from tests.e2e.test_mlc_pipeline import _api, dvc, studies
-from tests.services import mlflow_server, prefect_server
+from tests.conftest import BIN
+from tests.e2e.pipeline import ci_run, dvc, experiment_runs, prefect_api, studies
 
 pytestmark = pytest.mark.e2e
 
@@ -33,18 +31,8 @@ RESULTS = Path("results") / "ci" / "cdvae"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One ci-profile pipeline run of CDVAE through the Prefect flow, with both servers up for the module."""
-    base = tmp_path_factory.mktemp("e2e-cdvae")
-    root = copy_project(base / "project")
-    with prefect_server(base) as prefect_api, mlflow_server(base / "mlflow") as mlflow_uri:
-        env = project_env(root) | {"PREFECT_API_URL": prefect_api, "MLFLOW_TRACKING_URI": mlflow_uri}
-        first = studies(root, env, "run", "cdvae", "--profile", "ci")
-        yield {"root": root, "env": env, "prefect_api": prefect_api, "mlflow": MlflowClient(mlflow_uri), "output": first.stdout}
-
-
-def _runs(client: MlflowClient) -> list:
-    exp = client.get_experiment_by_name("cdvae")
-    assert exp is not None, "no MLflow experiment 'cdvae'"
-    return client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
+    with ci_run(tmp_path_factory.mktemp("e2e-cdvae"), "cdvae") as result:
+        yield result
 
 
 def _ci_params(root: Path) -> dict[str, Any]:
@@ -81,7 +69,7 @@ def test_flow_ran_every_stage_and_wrote_metrics_cifs_and_report(run: Any) -> Non
 
 def test_mlflow_holds_stage_runs_metrics_artifacts_and_a_loadable_model(run: Any) -> None:
     client, root = run["mlflow"], run["root"]
-    runs = _runs(client)
+    runs = experiment_runs(client, "cdvae")
     parents = [r for r in runs if "stage" not in r.data.tags]
     children = {r.data.tags["stage"]: r for r in runs if "stage" in r.data.tags}
     assert len(parents) == 1, [r.data.tags for r in parents]
@@ -147,14 +135,14 @@ def test_mlflow_holds_stage_runs_metrics_artifacts_and_a_loadable_model(run: Any
 
 def test_prefect_flow_run_completed_with_gpu_tagged_train_and_reconstruct(run: Any) -> None:
     api = run["prefect_api"]
-    parent = next(r for r in _runs(run["mlflow"]) if "stage" not in r.data.tags)
+    parent = next(r for r in experiment_runs(run["mlflow"], "cdvae") if "stage" not in r.data.tags)
     flow_run_id = parent.data.tags["prefect.flow_run_id"]
-    flow_run = _api(api, f"/flow_runs/{flow_run_id}")
+    flow_run = prefect_api(api, f"/flow_runs/{flow_run_id}")
     assert flow_run["name"] == "cdvae-ci" and flow_run["state"]["type"] == "COMPLETED", flow_run["state"]
 
     deadline = time.monotonic() + 60  # the server records task runs from events, a few seconds behind
     while True:
-        task_runs = [t for t in _api(api, "/task_runs/filter", {}) if t["flow_run_id"] == flow_run_id]
+        task_runs = [t for t in prefect_api(api, "/task_runs/filter", {}) if t["flow_run_id"] == flow_run_id]
         by_name = {t["name"]: t for t in task_runs}
         if {f"cdvae-{s}" for s in STEPS} <= set(by_name) or time.monotonic() > deadline:
             break
@@ -164,7 +152,7 @@ def test_prefect_flow_run_completed_with_gpu_tagged_train_and_reconstruct(run: A
         task = by_name[f"cdvae-{step}"]
         assert task["state"]["type"] == "COMPLETED", (step, task["state"])
         assert ("gpu" in task["tags"]) == (step in ("train", "reconstruct")), (step, task["tags"])
-    artifacts = _api(api, "/artifacts/filter", {})
+    artifacts = prefect_api(api, "/artifacts/filter", {})
     assert any(a["key"] == "cdvae-summary" and "match_rate" in (a["data"] or "") for a in artifacts)
 
 
@@ -244,7 +232,7 @@ def test_killed_training_resumes_from_its_checkpoint(run: Any, tmp_path: Path) -
 
     # MLflow: the resumed train run says where it resumed from; the report says so too
     client = run["mlflow"]
-    train_runs = [r for r in _runs(client) if r.data.tags.get("stage") == "train" and r.info.status == "FINISHED"]
+    train_runs = [r for r in experiment_runs(client, "cdvae") if r.data.tags.get("stage") == "train" and r.info.status == "FINISHED"]
     resumed_run = train_runs[-1]
     assert resumed_run.data.tags["cdvae.resumed_from_step"] == str(resumed_step)
     logged = {m.step for m in client.get_metric_history(resumed_run.info.run_id, "train/loss")}

@@ -3,46 +3,21 @@ from __future__ import annotations
 
 import json
 import subprocess
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mlflow.tracking import MlflowClient
 
-from tests.conftest import BIN, copy_project, project_env
-from tests.services import mlflow_server, prefect_server
+from tests.e2e.pipeline import ci_run, dvc, experiment_runs, prefect_api, studies
 
 pytestmark = pytest.mark.e2e
-
-
-def studies(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([str(BIN / "studies"), *args], cwd=root, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"studies {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    return proc
-
-
-def dvc(root: Path, env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run([str(BIN / "dvc"), *args], cwd=root, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One ci-profile pipeline run of MLC through the Prefect flow, with both servers up for the module."""
-    base = tmp_path_factory.mktemp("e2e")
-    root = copy_project(base / "project")
-    with prefect_server(base) as prefect_api, mlflow_server(base / "mlflow") as mlflow_uri:
-        env = project_env(root) | {"PREFECT_API_URL": prefect_api, "MLFLOW_TRACKING_URI": mlflow_uri}
-        first = studies(root, env, "run", "mlc", "--profile", "ci")
-        yield {"root": root, "env": env, "prefect_api": prefect_api, "mlflow": MlflowClient(mlflow_uri), "output": first.stdout}
-
-
-def _runs(client: MlflowClient) -> list:
-    exp = client.get_experiment_by_name("mlc")
-    assert exp is not None, "no MLflow experiment 'mlc'"
-    return client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
+    with ci_run(tmp_path_factory.mktemp("e2e"), "mlc") as result:
+        yield result
 
 
 def test_flow_ran_every_stage_and_wrote_the_report(run: Any) -> None:
@@ -57,7 +32,7 @@ def test_flow_ran_every_stage_and_wrote_the_report(run: Any) -> None:
 
 def test_mlflow_holds_runs_with_metrics_artifacts_and_tags(run: Any) -> None:
     client, root = run["mlflow"], run["root"]
-    runs = _runs(client)
+    runs = experiment_runs(client, "mlc")
     parents = [r for r in runs if "stage" not in r.data.tags]
     children = {r.data.tags["stage"]: r for r in runs if "stage" in r.data.tags}
     assert len(parents) == 1 and set(children) == {"prepare", "train", "evaluate", "report"}
@@ -95,17 +70,10 @@ def test_mlflow_holds_runs_with_metrics_artifacts_and_tags(run: Any) -> None:
     assert torch.allclose(z.norm(dim=1), torch.ones(5), atol=1e-4)
 
     # The Prefect flow run named in the tags exists on the server, completed, with its summary artifact.
-    flow_run = _api(run["prefect_api"], f"/flow_runs/{flow_run_id}")
+    flow_run = prefect_api(run["prefect_api"], f"/flow_runs/{flow_run_id}")
     assert flow_run["name"] == "mlc-ci" and flow_run["state"]["type"] == "COMPLETED"
-    artifacts = _api(run["prefect_api"], "/artifacts/filter", {})
+    artifacts = prefect_api(run["prefect_api"], "/artifacts/filter", {})
     assert any(a["key"] == "mlc-summary" and "acc_mean" in (a["data"] or "") for a in artifacts)
-
-
-def _api(base: str, path: str, body: dict | None = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
 
 
 def test_dvc_repro_right_after_is_a_no_op(run: Any) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 import polars as pl
+from pymatgen.core import Lattice, Structure
 
 from studies.cdvae.config import ModelConfig
-from studies.cdvae.data import parse_structures, read_cdvae_csv
+from studies.cdvae.data import parse_structures, read_cdvae_csv, structures_from_table
 from studies.cdvae.dataset import CrystalSet, Scaler, prepare_table, scaled_lattice
 from studies.cdvae.model import CDVAE
 from tests.conftest import MIRROR
@@ -26,6 +27,17 @@ def parsed(n: int = 24) -> pl.DataFrame:
 @lru_cache(maxsize=None)
 def prepared(n: int = 24) -> pl.DataFrame:
     return prepare_table(parsed(n), "heat_ref", 20, "test.csv")
+
+
+def structures(n: int = 24) -> list[Structure]:
+    """The first `n` test crystals as parsed (the CIF's cell, not yet Niggli-reduced)."""
+    return structures_from_table(parsed(n))
+
+
+def triclinic() -> Structure:
+    """A hand-built skewed cell that no perovskite provides (three unequal lengths, no right angle)."""
+    return Structure(Lattice.from_parameters(4, 5, 6, 70, 80, 100), ["Si", "O", "O"],
+                     [[0.1, 0.2, 0.3], [0.95, 0.5, 0.05], [0.5, 0.02, 0.7]])
 
 
 def crystal_set(n: int = 24) -> CrystalSet:

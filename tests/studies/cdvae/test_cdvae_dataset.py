@@ -80,3 +80,16 @@ def test_bad_input_is_refused_with_the_fix() -> None:
 
 def test_parallel_preparation_equals_serial() -> None:
     assert prepare_table(parsed(6), "heat_ref", 20, "t", workers=2).equals(prepared(6))
+
+
+def test_another_cdvae_dataset_prepares_by_its_own_columns(tmp_path) -> None:
+    """Carbon-24 rows (other property column, up to 24 atoms) go through the same preparation."""
+    from studies.cdvae.data import parse_structures as parse, read_cdvae_csv
+    from tests.studies.cdvae.test_data import CARBON_CSV
+
+    (path := tmp_path / "val.csv").write_text(CARBON_CSV)
+    table = prepare_table(parse(read_cdvae_csv(path, ("material_id", "cif", "energy_per_atom")), "val.csv"),
+                          "energy_per_atom", 24, "carbon_24/val.csv")
+    assert table["num_atoms"].to_list() == [8, 6]
+    assert all(set(t) == {6} for t in table["atom_types"].to_list()) and table["property"].null_count() == 0
+    assert all(len(e) > 0 for e in table["edges"].to_list())

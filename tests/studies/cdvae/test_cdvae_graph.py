@@ -8,11 +8,10 @@ from collections import defaultdict
 import numpy as np
 import pytest
 import torch
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Structure
 
-from studies.cdvae.data import parse_structures, read_cdvae_csv, structures_from_table
 from studies.cdvae.graph import PeriodicGraph, radius_graph_pbc, reverse_edges, triplet_angles, triplets
-from tests.conftest import MIRROR
+from tests.studies.cdvae.perov import structures as perov_structures, triclinic
 
 CUTOFF = 6.0
 
@@ -20,15 +19,11 @@ CUTOFF = 6.0
 @pytest.fixture(scope="module")
 def crystals() -> list[Structure]:
     """Four real perov_5 crystals, a skewed (non-reduced) 10-atom supercell, its Niggli cell, a 3-atom triclinic."""
-    df = read_cdvae_csv(MIRROR / "cdvae" / "perov_5" / "test.csv", ("material_id", "cif")).head(4)
-    perov = structures_from_table(parse_structures(df, "perov_5/test.csv"))
+    perov = perov_structures(4)
     skewed = perov[1].copy()
     skewed.make_supercell([[1, 1, 0], [0, 1, 0], [0, 1, 2]])
-    triclinic = Structure(
-        Lattice.from_parameters(4, 5, 6, 70, 80, 100), ["Si", "O", "O"],
-        [[0.1, 0.2, 0.3], [0.95, 0.5, 0.05], [0.5, 0.02, 0.7]],
-    )
-    return [perov[0], skewed, perov[2], triclinic, skewed.get_reduced_structure(), perov[3]]
+    skewed_triclinic = triclinic()
+    return [perov[0], skewed, perov[2], skewed_triclinic, skewed.get_reduced_structure(), perov[3]]
 
 
 def _batch(structures: list[Structure]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

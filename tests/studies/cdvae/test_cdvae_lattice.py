@@ -8,7 +8,6 @@ import pytest
 import torch
 from pymatgen.core import Lattice, Structure
 
-from studies.cdvae.data import parse_structures, read_cdvae_csv, structures_from_table
 from studies.cdvae.lattice import (
     cart_to_frac,
     cell_heights,
@@ -17,7 +16,7 @@ from studies.cdvae.lattice import (
     lattice_params,
     min_image_vectors,
 )
-from tests.conftest import MIRROR
+from tests.studies.cdvae.perov import structures as perov_structures, triclinic
 
 # Carbon_24's first validation cell (see test_data.py): a real triclinic cell with obtuse angles.
 CARBON_PARAMS = (2.48442, 3.82397, 5.98106, 120.34611, 78.04820, 108.96027)
@@ -26,15 +25,11 @@ CARBON_PARAMS = (2.48442, 3.82397, 5.98106, 120.34611, 78.04820, 108.96027)
 @pytest.fixture(scope="module")
 def crystals() -> list[Structure]:
     """Six real perov_5 crystals, a skewed (non-reduced) supercell of one, its Niggli cell, a hand-built triclinic."""
-    df = read_cdvae_csv(MIRROR / "cdvae" / "perov_5" / "test.csv", ("material_id", "cif")).head(6)
-    perov = structures_from_table(parse_structures(df, "perov_5/test.csv"))
+    perov = perov_structures(6)
     skewed = perov[0].copy()
     skewed.make_supercell([[1, 1, 0], [0, 1, 0], [1, 0, 2]])
-    triclinic = Structure(
-        Lattice.from_parameters(4, 5, 6, 70, 80, 100), ["Si", "O", "O"],
-        [[0.1, 0.2, 0.3], [0.95, 0.5, 0.05], [0.5, 0.02, 0.7]],
-    )
-    return [*perov, skewed, skewed.get_reduced_structure(), triclinic]
+    skewed_triclinic = triclinic()
+    return [*perov, skewed, skewed.get_reduced_structure(), skewed_triclinic]
 
 
 def _batch(structures: list[Structure]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -1,0 +1,50 @@
+"""Shared by the end-to-end tests: the CLI and DVC as subprocesses, a study's ci run against real servers, the Prefect API."""
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import BIN, copy_project, project_env
+from tests.services import mlflow_server, prefect_server
+
+
+def studies(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([str(BIN / "studies"), *args], cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"studies {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+def dvc(root: Path, env: dict[str, str], *args: str) -> str:
+    proc = subprocess.run([str(BIN / "dvc"), *args], cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def prefect_api(base: str, path: str, body: dict | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+@contextmanager
+def ci_run(base: Path, study: str) -> Iterator[dict[str, Any]]:
+    """A fresh project copy, real Prefect and MLflow servers, and one `studies run <study> --profile ci` in it."""
+    root = copy_project(base / "project")
+    with prefect_server(base) as api, mlflow_server(base / "mlflow") as mlflow_uri:
+        env = project_env(root) | {"PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": mlflow_uri}
+        first = studies(root, env, "run", study, "--profile", "ci")
+        yield {"root": root, "env": env, "prefect_api": api, "mlflow": MlflowClient(mlflow_uri), "output": first.stdout}
+
+
+def experiment_runs(client: MlflowClient, study: str) -> list:
+    """Every MLflow run of the study's experiment, oldest first."""
+    exp = client.get_experiment_by_name(study)
+    assert exp is not None, f"no MLflow experiment '{study}'"
+    return client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
