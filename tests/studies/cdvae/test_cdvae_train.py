@@ -16,7 +16,7 @@ CFG = TrainConfig(epochs=2, batch_size=4, checkpoint_every=1, val_batch_size=8, 
 
 
 class Crash(RuntimeError):
-    pass
+    """What a killed process would do to the loop: stop between two batches."""
 
 
 class CrashingSet(CrystalSet):
