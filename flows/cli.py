@@ -136,6 +136,96 @@ def report(study: Annotated[Optional[str], typer.Argument(help="One study; defau
 
 
 @app.command()
+def generate(
+    n: Annotated[int, typer.Option("--n", help="How many crystals to generate.")] = 100,
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Profile whose trained CDVAE (results/<profile>/cdvae/train) and Langevin settings to use.")] = "cpu",
+    out: Annotated[Optional[Path], typer.Option(help="New folder for samples.parquet, structures/*.cif and timing.json; default results/<profile>/cdvae/generated/<time>.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of z and of the Langevin noise.")] = 0,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda or auto; default: the profile's cdvae.generate.device.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Langevin steps per noise level; default: the profile's (upstream: 100).")] = None,
+) -> None:
+    """Generate crystals from a trained CDVAE by annealed Langevin dynamics (logged as an MLflow run)."""
+    project = _project()
+    import time as _time
+
+    from studies.cdvae.config import LangevinConfig
+    from studies.common.devices import resolve_device
+    from tasks import params as params_mod, tracking
+    from tasks.cdvae import modelio
+    from tasks.cdvae.generate import generate_to
+
+    trained = project.root / "results" / profile / "cdvae" / "train"
+    if not (trained / modelio.WEIGHTS).exists():
+        _fail(f"no trained CDVAE in {trained}. Fix: train one first (`studies run cdvae --profile {profile}` "
+              f"or `dvc repro cdvae-train` with profile {profile}).")
+    folder = out or project.root / "results" / profile / "cdvae" / "generated" / _time.strftime("%Y%m%d-%H%M%S")
+    if folder.exists() and any(folder.iterdir()):
+        _fail(f"{folder} already holds files, which generation would overwrite. Fix: pass a new --out folder.")
+    p = params_mod.study_params(project.params_file, "cdvae", profile)["generate"]
+    langevin = {**p["langevin"], **({"n_step_each": steps} if steps is not None else {})}
+    try:
+        torch_device = resolve_device(device or p["device"])
+        cfg = LangevinConfig.from_dict(langevin)
+    except ValueError as exc:
+        _fail(str(exc))
+    if n < 1:
+        _fail(f"--n {n}: generate at least one crystal.")
+    with tracking.stage_run(project, "cdvae", "generate-cli", profile, {"n": n, "seed": seed, "langevin": langevin}):
+        import mlflow
+
+        timing = generate_to(modelio.load(trained, torch_device), n, cfg, seed, folder, str(torch_device))
+        mlflow.set_tag("device", str(torch_device))
+        mlflow.log_metrics({"generate_seconds": timing["seconds"], "generate_crystals_per_second": timing["crystals_per_second"]})
+        mlflow.log_artifacts(str(folder), "generated")
+    typer.echo(f"{n} crystals in {folder}")
+
+
+@app.command("evaluate-cifs")
+def evaluate_cifs(
+    folder: Annotated[Path, typer.Argument(help="Folder of .cif files, one crystal each (e.g. another model's samples).")],
+    reference: Annotated[str, typer.Option(help="CDVAE-format dataset whose test split is the reference, e.g. perov_5 (must be ingested).")],
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Profile whose property model (results/<profile>/cdvae/property-model) scores d_E.")] = "cpu",
+    out: Annotated[Optional[Path], typer.Option(help="Also write the metrics as JSON here (a new file).")] = None,
+    workers: Annotated[int, typer.Option(help="Processes for the fingerprints; 0: all cores.")] = 0,
+    n_property_samples: Annotated[int, typer.Option(help="Valid crystals drawn for d_ρ, d_E, d_elem (upstream: 1000).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of that draw.")] = 0,
+) -> None:
+    """CDVAE's generation metrics (validity, COV-R/COV-P, d_ρ, d_E, d_elem) for any folder of CIF files."""
+    project = _project()
+    import json
+
+    import polars as pl
+
+    from studies.cdvae.crystal import CrystalArrays, read_cifs
+    from studies.cdvae.data import structures_from_table
+    from studies.cdvae.generation_metrics import coverage_cutoffs
+    from tasks.cdvae import modelio
+    from tasks.cdvae.evaluate_generation import Reference, score
+
+    if out is not None and out.exists():
+        _fail(f"{out} exists. Fix: pass a new --out path (nothing is overwritten).")
+    test = project.root / "data" / "cdvae" / reference / "test.parquet"
+    if not test.exists():
+        _fail(f"no ingested test split for '{reference}' ({test}). Fix: `studies ingest --dataset {reference}`.")
+    try:
+        cutoffs = coverage_cutoffs(reference)
+        crystals = read_cifs(folder)
+    except ValueError as exc:
+        _fail(str(exc))
+    model_dir = project.root / "results" / profile / "cdvae" / "property-model"
+    summary = json.loads((model_dir / "summary.json").read_text()) if (model_dir / "summary.json").exists() else {}
+    model = modelio.load_property_model(model_dir) if summary.get("dataset") == reference else None
+    if model is None:
+        typer.echo(f"d_E skipped: no property model trained on {reference} in {model_dir} (`dvc repro cdvae-train-property-model`).")
+    ref = Reference.build([CrystalArrays.from_structure(s) for s in structures_from_table(pl.read_parquet(test))], model, workers)
+    metrics = score(list(crystals.values()), ref, cutoffs, model, n_property_samples, seed, workers, folder.name).metrics
+    for key, value in metrics.items():
+        typer.echo(f"{key:>20}  {value if not isinstance(value, float) else f'{value:.4f}'}")
+    if out is not None:
+        out.write_text(json.dumps({"folder": str(folder), "reference": reference, **metrics}, indent=2) + "\n")
+
+
+@app.command()
 def ui(
     host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you mean to share it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 5000,

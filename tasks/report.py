@@ -21,12 +21,12 @@ def provenance(project: Project, profile: str) -> str:
     return f"Profile `{profile}`, data `{data_hash(project.root)}` (data.dvc), code `{commit[:10]}{' + uncommitted changes' if dirty else ''}`."
 
 
-def copy_figures(src: Path, dst: Path) -> list[Path]:
-    """Replace the report's figure folder with the stage's figures (stale ones must not linger)."""
+def copy_figures(dst: Path, *sources: Path) -> list[Path]:
+    """Replace the report's figure folder with the stages' figures (stale ones must not linger)."""
     if dst.exists():
         shutil.rmtree(dst)
     dst.mkdir(parents=True)
-    return [Path(shutil.copy2(f, dst / f.name)) for f in sorted(src.glob("*.png"))]
+    return [Path(shutil.copy2(f, dst / f.name)) for src in sources for f in sorted(src.glob("*.png"))]
 
 
 class Document:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -115,9 +116,13 @@ def _smact_valid(symbols: tuple[str, ...], counts: tuple[int, ...]) -> bool:
 
 
 def composition_valid(atom_types: Sequence[int]) -> bool:
-    """SMACT charge neutrality + Pauling electronegativity test on the gcd-reduced composition."""
+    """SMACT charge neutrality + Pauling electronegativity test on the gcd-reduced composition.
+
+    An element without oxidation states in SMACT's table cannot be balanced, so such a
+    compound is invalid (a pure element or an all-metal alloy is still valid).
+    """
     by_z = Counter(int(z) for z in atom_types)
-    if not by_z:
+    if not by_z or min(by_z) < 1 or max(by_z) > MAX_Z:
         return False
     divisor = math.gcd(*by_z.values())
     zs = sorted(by_z)
@@ -145,3 +150,26 @@ def write_cifs(structures: Mapping[str, Structure | None], folder: Path) -> list
         CifWriter(s).write_file(path)
         written.append(path)
     return written
+
+
+def read_cifs(folder: Path) -> dict[str, CrystalArrays]:
+    """Every `*.cif` in `folder`, by file stem in name order; a file that is not one ordered crystal fails, naming it."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder. Fix: pass a folder that holds .cif files.")
+    paths = sorted(folder.glob("*.cif"))
+    if not paths:
+        raise ValueError(f"no .cif files in {folder}. Fix: point at a folder of CIF files, one crystal per file.")
+    crystals = {}
+    for path in paths:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                s = Structure.from_file(path)
+        except Exception as exc:  # noqa: BLE001 — pymatgen raises many types on malformed CIFs
+            raise ValueError(f"{path}: not a readable CIF ({type(exc).__name__}: {exc}). Fix: repair or remove the file.") from exc
+        if not s.is_ordered:
+            raise ValueError(f"{path}: a disordered structure (partial occupancies). Fix: order it first; "
+                             "the generation metrics need one element per site.")
+        crystals[path.stem] = CrystalArrays.from_structure(s)
+    return crystals

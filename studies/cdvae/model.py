@@ -22,9 +22,6 @@ from studies.cdvae.decoder import GemNetTStyleDecoder
 from studies.cdvae.encoder import DimeNetPPEncoder
 from studies.cdvae.lattice import cart_to_frac, frac_to_cart, lattice_matrix, min_image_vectors
 
-LOSS_TERMS = ("natom", "lattice", "composition", "coord", "type", "kld", "property")
-
-
 def mlp(in_dim: int, hidden: int, layers: int, out_dim: int) -> nn.Sequential:
     """Upstream's build_mlp: `layers` hidden ReLU layers, then a linear output."""
     mods: list[nn.Module] = [nn.Linear(in_dim, hidden), nn.ReLU()]

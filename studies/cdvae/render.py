@@ -1,4 +1,4 @@
-"""Side-by-side pictures of ground-truth crystals and their reconstructions, for the report.
+"""Pictures of crystals for the report: ground truth beside reconstruction, and grids of generated crystals.
 
 Plain matplotlib 3-D axes on a bare `Figure` (Agg, no pyplot state), so it runs
 headless inside pipeline workers; atoms use pymatgen's bundled Jmol colours.
@@ -76,6 +76,20 @@ def render_pairs(pairs: Sequence[tuple[str, Structure, Structure | None]], path:
             else f"{material_id} reconstruction: {recon.composition.reduced_formula}"
         )
         _draw(right, recon, recon_title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def render_grid(items: Sequence[tuple[str, Structure]], path: Path, columns: int = 3) -> Path:
+    """Save a PNG of titled crystals, `columns` per row (thumbnails of generated samples); return its path."""
+    if not items:
+        raise ValueError("no crystals to render. Fix: pass at least one (title, structure).")
+    rows = -(-len(items) // columns)
+    fig = Figure(figsize=(3.6 * columns, 3.4 * rows), layout="constrained")
+    for k, (title, s) in enumerate(items):
+        _draw(fig.add_subplot(rows, columns, k + 1, projection="3d"), s, title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -4,7 +4,8 @@ From z: the atom count, lattice and composition come from the heads; the types s
 as a sample of the predicted composition; coordinates start uniform in the cell. Then,
 for each noise level σ from large to small, `n_step_each` Langevin steps move the atoms
 along the decoder's score with step size step_lr·(σ/σ_L)², and the types follow the
-decoder's argmax. Reconstruction (Table 1) encodes with the posterior mean and decodes.
+decoder's argmax. Reconstruction (Table 1) encodes with the posterior mean and decodes;
+generation (Table 2) decodes z drawn from the prior N(0, I).
 """
 from __future__ import annotations
 
@@ -43,8 +44,7 @@ def apportion_types(composition_probs: torch.Tensor, num_atoms: torch.Tensor, ge
 
 @torch.no_grad()
 def langevin_decode(model: CDVAE, z: torch.Tensor, cfg: LangevinConfig, generator: torch.Generator,
-                    num_atoms: torch.Tensor | None = None, atom_types: torch.Tensor | None = None,
-                    on_level: Callable[[int], None] | None = None) -> dict[str, torch.Tensor]:
+                    num_atoms: torch.Tensor | None = None, atom_types: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Decode a batch of latents; optional ground-truth counts/types replace the predicted ones (upstream's force_*)."""
     stats = model.decode_stats(z, num_atoms)
     num_atoms = num_atoms if num_atoms is not None else stats.num_atoms_logits.argmax(-1).clamp_min(1)
@@ -54,7 +54,7 @@ def langevin_decode(model: CDVAE, z: torch.Tensor, cfg: LangevinConfig, generato
     n = int(num_atoms.sum())
     frac = torch.rand((n, 3), generator=generator).to(z.device)
     sigma_last = model.sigmas[-1]
-    for level, sigma in enumerate(model.sigmas):
+    for sigma in model.sigmas:
         if sigma < cfg.min_sigma:
             break
         step = cfg.step_lr * (sigma / sigma_last) ** 2
@@ -65,8 +65,6 @@ def langevin_decode(model: CDVAE, z: torch.Tensor, cfg: LangevinConfig, generato
             frac = cart_to_frac(cart, lattice, num_atoms)
             if atom_types is None:
                 types = type_logits.argmax(-1) + 1
-        if on_level is not None:
-            on_level(level)
     return {"frac_coords": frac, "atom_types": types, "num_atoms": num_atoms, "lengths": lengths, "angles": angles}
 
 
@@ -95,4 +93,21 @@ def reconstruct(model: CDVAE, crystals: CrystalSet, cfg: LangevinConfig, seed: i
         out += split_crystals(langevin_decode(model, mu, cfg, generator))
         if on_batch is not None:
             on_batch(k + 1, len(batches))
+    return out
+
+
+def generate(model: CDVAE, n: int, cfg: LangevinConfig, seed: int, device: torch.device = torch.device("cpu"),
+             on_batch: Callable[[int, int], None] | None = None) -> list[CrystalArrays]:
+    """Table 2's protocol: z ~ N(0, I), then the same decoding; batches of cfg.batch_size, one seeded stream."""
+    if n < 1:
+        raise ValueError(f"asked for {n} crystals. Fix: generate at least one (--n 1 or more).")
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    sizes = [min(cfg.batch_size, n - start) for start in range(0, n, cfg.batch_size)]
+    out: list[CrystalArrays] = []
+    for k, size in enumerate(sizes):
+        z = torch.randn((size, model.cfg.latent_dim), generator=generator).to(device)
+        out += split_crystals(langevin_decode(model, z, cfg, generator))
+        if on_batch is not None:
+            on_batch(k + 1, len(sizes))
     return out

@@ -1,4 +1,4 @@
-"""Training CDVAE: Adam, ReduceLROnPlateau on the validation loss, gradient-norm clipping, resumable checkpoints.
+"""Training CDVAE (and its property model): Adam, ReduceLROnPlateau on the validation loss, gradient-norm clipping, resumable checkpoints.
 
 Resumability is exact on CPU: each epoch's batch order comes from its own seeded generator,
 and a checkpoint holds the model, optimiser, scheduler, torch RNG state, the position inside
@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from studies.cdvae.config import TrainConfig
 from studies.cdvae.dataset import CrystalSet
-from studies.cdvae.model import CDVAE
 
 LAST, BEST = "last.pt", "best.pt"
 
@@ -42,10 +42,12 @@ class FitResult:
     resumed_from_step: int | None  # None: started from scratch
 
 
-def fit_cdvae(model: CDVAE, train: CrystalSet, val: CrystalSet, cfg: TrainConfig, seed: int, state_dir: Path,
-              fingerprint: str, on_epoch: Callable[[dict[str, Any]], None] | None = None,
-              device: torch.device = torch.device("cpu")) -> FitResult:
+def fit(model: nn.Module, train: CrystalSet, val: CrystalSet, cfg: TrainConfig, seed: int, state_dir: Path,
+        fingerprint: str, on_epoch: Callable[[dict[str, Any]], None] | None = None,
+        device: torch.device = torch.device("cpu")) -> FitResult:
     """Train `model` for cfg.epochs, resuming from `state_dir/last.pt` when its fingerprint matches this run's.
+
+    The model provides `losses(batch, teacher_forcing) -> {term: tensor}` and `total_loss(terms)`.
 
     `fingerprint` identifies the configuration and data; a checkpoint from another one is
     not resumed from (it is replaced at the first save). The best model by validation loss
@@ -76,7 +78,7 @@ def fit_cdvae(model: CDVAE, train: CrystalSet, val: CrystalSet, cfg: TrainConfig
 
     n_batches = -(-len(train) // cfg.batch_size)
     teacher_epochs = cfg.teacher_forcing_fraction * cfg.epochs
-    bar = tqdm(total=cfg.epochs * n_batches, initial=state.global_step, desc="cdvae train", unit="step",
+    bar = tqdm(total=cfg.epochs * n_batches, initial=state.global_step, desc=f"train {type(model).__name__}", unit="step",
                file=sys.stderr, mininterval=5, dynamic_ncols=True)
     started = time.perf_counter() - state.seconds
     while state.epoch < cfg.epochs:
@@ -120,7 +122,7 @@ def fit_cdvae(model: CDVAE, train: CrystalSet, val: CrystalSet, cfg: TrainConfig
 
 
 @torch.no_grad()
-def evaluate_losses(model: CDVAE, crystals: CrystalSet, batch_size: int, seed: int,
+def evaluate_losses(model: nn.Module, crystals: CrystalSet, batch_size: int, seed: int,
                     device: torch.device = torch.device("cpu")) -> dict[str, float]:
     """Mean loss terms without teacher forcing (as upstream validates), on fixed noise draws.
 

@@ -59,3 +59,15 @@ def bars(groups: Mapping[str, Mapping[str, float]], path: Path, title: str) -> P
     ax.set(title=title, ylim=(0, 1))
     ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def histograms(series: Mapping[str, Sequence[float]], path: Path, title: str, xlabel: str, bins: int = 40) -> Path:
+    """Overlaid density histograms on shared bins (e.g. generated vs reference crystals)."""
+    finite = [np.asarray(v, dtype=float)[np.isfinite(v)] for v in series.values()]
+    edges = np.histogram_bin_edges(np.concatenate(finite) if finite else [0.0], bins=bins)
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for label, values in zip(series, finite):
+        ax.hist(values, bins=edges, density=True, histtype="step", lw=1.3, label=f"{label} (n={len(values)})")
+    ax.set(title=title, xlabel=xlabel, ylabel="density")
+    ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -19,7 +19,8 @@ import torch
 
 from studies.cdvae.config import ModelConfig, TrainConfig
 from studies.cdvae.model import CDVAE
-from studies.cdvae.train import BEST, fit_cdvae
+from studies.cdvae.dataset import CrystalSet
+from studies.cdvae.train import BEST, FitResult, fit
 from studies.common.devices import resolve_device
 from studies.common.seeding import seed_everything
 from tasks.cdvae import modelio
@@ -36,26 +37,42 @@ def fingerprint(model_cfg: ModelConfig, train_cfg: TrainConfig, seed: int, prepa
     return h.hexdigest()
 
 
-def state_dir(ctx: StageContext) -> Path:
-    return ctx.project.root / "results" / ctx.profile / "cdvae" / "train-state"
+def state_dir(ctx: StageContext, name: str) -> Path:
+    """Where a training stage keeps its resumable state: beside, not inside, its DVC outputs."""
+    return ctx.project.root / "results" / ctx.profile / "cdvae" / name
 
 
 def train(ctx: StageContext) -> None:
     p = ctx.params["train"]
     prepared, out = ctx.inputs["prepared"], ctx.outputs["train"]
     model_cfg, train_cfg = ModelConfig.from_dict(p["model"]), TrainConfig.from_dict(p["optim"])
-    if train_cfg.num_threads:
-        torch.set_num_threads(train_cfg.num_threads)
-    device = resolve_device(train_cfg.device)
+    device = setup_device(train_cfg)
     train_set, val_set = modelio.crystal_set(prepared, "train"), modelio.crystal_set(prepared, "val")
     lattice_scaler, prop_scaler = modelio.scalers(prepared)
     seed_everything(p["seed"])
     model = CDVAE(model_cfg, lattice_scaler, prop_scaler).to(device)
+    result = fit_logged(model, train_set, val_set, model_cfg, train_cfg, p["seed"], prepared, state_dir(ctx, "train-state"), device)
+    modelio.save(model, out)
+    save_history(result, out, len(train_set), model)
+    mlflow.log_artifacts(str(out), "checkpoint")
+    # pickled with its source (code_paths): `mlflow.pytorch.load_model` returns a working CDVAE without this checkout
+    log_model(model, "cdvae")
+    shutil.rmtree(state_dir(ctx, "train-state"))
+
+
+def setup_device(cfg: TrainConfig) -> torch.device:
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    return resolve_device(cfg.device)
+
+
+def fit_logged(model: torch.nn.Module, train_set: CrystalSet, val_set: CrystalSet, model_cfg: ModelConfig,
+               train_cfg: TrainConfig, seed: int, prepared: Path, states: Path, device: torch.device) -> FitResult:
+    """`fit` with per-epoch losses to MLflow (also those of an attempt that crashed before a resume); loads the best weights."""
     n_params = sum(t.numel() for t in model.parameters())
     mlflow.log_params({"n_parameters": n_params, "n_train": len(train_set), "n_val": len(val_set)})
-    print(f"CDVAE: {n_params / 1e6:.2f} M parameters; {len(train_set)} train / {len(val_set)} val crystals; "
+    print(f"{type(model).__name__}: {n_params / 1e6:.2f} M parameters; {len(train_set)} train / {len(val_set)} val crystals; "
           f"{train_cfg.epochs} epochs of batch {train_cfg.batch_size} on {device}")
-
     logged: set[int] = set()
 
     def log_epoch(record: dict) -> None:
@@ -63,26 +80,31 @@ def train(ctx: StageContext) -> None:
                            | {"lr": record["lr"], "epoch_seconds": record["seconds"]}, step=record["epoch"])
         logged.add(record["epoch"])
 
-    states = state_dir(ctx)
-    fit = fit_cdvae(model, train_set, val_set, train_cfg, p["seed"], states,
-                    fingerprint(model_cfg, train_cfg, p["seed"], prepared), on_epoch=log_epoch, device=device)
-    for record in fit.state.history:  # after a resume, this run also carries the curves of the attempt that crashed
+    result = fit(model, train_set, val_set, train_cfg, seed, states, fingerprint(model_cfg, train_cfg, seed, prepared),
+                 on_epoch=log_epoch, device=device)
+    for record in result.state.history:
         if record["epoch"] not in logged:
             log_epoch(record)
     model.load_state_dict(torch.load(states / BEST, map_location=device))
-    out.mkdir(parents=True, exist_ok=True)
-    modelio.save(model, out)
-    pl.DataFrame(fit.state.history, infer_schema_length=None).write_parquet(out / "history.parquet")
-    summary = {"epochs": fit.state.epoch, "steps": fit.state.global_step, "best_epoch": fit.state.best_epoch,
-               "best_val_loss": fit.state.best_val, "train_seconds": round(fit.state.seconds, 1),
-               "crystals_per_second": round(fit.state.epoch * len(train_set) / max(fit.state.seconds, 1e-9), 2),
-               "resumed_from_step": fit.resumed_from_step, "n_parameters": n_params}
+    mlflow.set_tag("cdvae.resumed_from_step", str(result.resumed_from_step))
+    return result
+
+
+def save_history(result: FitResult, out: Path, n_train: int, model: torch.nn.Module) -> dict:
+    """history.parquet and summary.json beside the weights, and the summary's numbers in MLflow."""
+    state = result.state
+    pl.DataFrame(state.history, infer_schema_length=None).write_parquet(out / "history.parquet")
+    summary = {"epochs": state.epoch, "steps": state.global_step, "best_epoch": state.best_epoch,
+               "best_val_loss": state.best_val, "train_seconds": round(state.seconds, 1),
+               "crystals_per_second": round(state.epoch * n_train / max(state.seconds, 1e-9), 2),
+               "resumed_from_step": result.resumed_from_step, "n_parameters": sum(t.numel() for t in model.parameters())}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    mlflow.log_metrics({"best_val_loss": fit.state.best_val, "train_seconds": fit.state.seconds,
+    mlflow.log_metrics({"best_val_loss": state.best_val, "train_seconds": state.seconds,
                         "crystals_per_second": summary["crystals_per_second"]})
-    mlflow.set_tag("cdvae.resumed_from_step", str(fit.resumed_from_step))
-    mlflow.log_artifacts(str(out), "checkpoint")
-    # pickled with its source (code_paths): `mlflow.pytorch.load_model` returns a working CDVAE without this checkout
-    mlflow.pytorch.log_model(model.cpu(), name="cdvae", serialization_format="pickle", code_paths=[str(STUDY_CODE.parent)],
+    return summary
+
+
+def log_model(model: torch.nn.Module, name: str) -> None:
+    """The model pickled with the study's source (code_paths), so it loads back without this checkout."""
+    mlflow.pytorch.log_model(model.cpu(), name=name, serialization_format="pickle", code_paths=[str(STUDY_CODE.parent)],
                              pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "torch-geometric", "pymatgen"])
-    shutil.rmtree(states)

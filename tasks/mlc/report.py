@@ -34,7 +34,7 @@ def verdict(methods: dict[str, dict[str, float]]) -> str:
 
 def write_report(ctx: StageContext) -> None:
     summary = json.loads(ctx.inputs["metrics"].read_text())
-    figures = report.copy_figures(ctx.inputs["figures"], ctx.outputs["figures"])
+    figures = report.copy_figures(ctx.outputs["figures"], ctx.inputs["figures"])
     doc = report.Document(f"MLC — Unsupervised Manifold Linearizing and Clustering (profile `{ctx.profile}`)")
     doc.para(
         "Ding et al., ICCV 2023. Features Z on the unit sphere and a doubly stochastic membership Γ (log-domain "

@@ -9,7 +9,7 @@ import torch
 from studies.cdvae.config import TrainConfig
 from studies.cdvae.dataset import CrystalSet
 from studies.common.seeding import seed_everything
-from studies.cdvae.train import BEST, LAST, evaluate_losses, fit_cdvae
+from studies.cdvae.train import BEST, LAST, evaluate_losses, fit
 from tests.studies.cdvae.perov import crystal_set, tiny_model
 
 CFG = TrainConfig(epochs=2, batch_size=4, checkpoint_every=1, val_batch_size=8, lr=1e-3)
@@ -36,7 +36,7 @@ class CrashingSet(CrystalSet):
 def _train(state: Path, train: CrystalSet, val: CrystalSet, fingerprint: str = "f"):
     seed_everything(0)  # as the stage does: seeds, and deterministic kernels (2-thread scatter sums are not, otherwise)
     model = tiny_model(train)
-    fit = fit_cdvae(model, train, val, CFG, seed=0, state_dir=state, fingerprint=fingerprint)
+    fit = fit(model, train, val, CFG, seed=0, state_dir=state, fingerprint=fingerprint)
     return model, fit
 
 
