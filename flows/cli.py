@@ -189,6 +189,7 @@ def evaluate_cifs(
     workers: Annotated[int, typer.Option(help="Processes for the fingerprints; 0: all cores.")] = 0,
     n_property_samples: Annotated[int, typer.Option(help="Valid crystals drawn for d_ρ, d_E, d_elem (upstream: 1000).")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of that draw.")] = 0,
+    reference_limit: Annotated[Optional[int], typer.Option(help="Use only the first N reference crystals (a quick look; the paper uses all).")] = None,
 ) -> None:
     """CDVAE's generation metrics (validity, COV-R/COV-P, d_ρ, d_E, d_elem) for any folder of CIF files."""
     project = _project()
@@ -204,12 +205,15 @@ def evaluate_cifs(
 
     if out is not None and out.exists():
         _fail(f"{out} exists. Fix: pass a new --out path (nothing is overwritten).")
+    try:
+        crystals = read_cifs(folder)
+    except ValueError as exc:
+        _fail(str(exc))
     test = project.root / "data" / "cdvae" / reference / "test.parquet"
     if not test.exists():
         _fail(f"no ingested test split for '{reference}' ({test}). Fix: `studies ingest --dataset {reference}`.")
     try:
         cutoffs = coverage_cutoffs(reference)
-        crystals = read_cifs(folder)
     except ValueError as exc:
         _fail(str(exc))
     model_dir = project.root / "results" / profile / "cdvae" / "property-model"
@@ -217,7 +221,9 @@ def evaluate_cifs(
     model = modelio.load_property_model(model_dir) if summary.get("dataset") == reference else None
     if model is None:
         typer.echo(f"d_E skipped: no property model trained on {reference} in {model_dir} (`dvc repro cdvae-train-property-model`).")
-    ref = Reference.build([CrystalArrays.from_structure(s) for s in structures_from_table(pl.read_parquet(test))], model, workers)
+    table = pl.read_parquet(test)
+    table = table.head(reference_limit) if reference_limit else table
+    ref = Reference.build([CrystalArrays.from_structure(s) for s in structures_from_table(table)], model, workers)
     metrics = score(list(crystals.values()), ref, cutoffs, model, n_property_samples, seed, workers, folder.name).metrics
     for key, value in metrics.items():
         typer.echo(f"{key:>20}  {value if not isinstance(value, float) else f'{value:.4f}'}")

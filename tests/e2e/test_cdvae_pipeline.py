@@ -23,7 +23,8 @@ from tests.e2e.pipeline import ci_run, dvc, experiment_runs, prefect_api, studie
 
 pytestmark = pytest.mark.e2e
 
-STEPS = ("prepare", "train", "reconstruct", "evaluate", "report")
+STEPS = ("prepare", "train", "reconstruct", "evaluate", "train-property-model", "generate", "evaluate-generation", "report")
+GPU_STEPS = ("train", "reconstruct", "generate")
 TERMS = ("loss", "natom", "lattice", "composition", "coord", "type", "kld")
 RESULTS = Path("results") / "ci" / "cdvae"
 
@@ -47,6 +48,8 @@ def test_flow_ran_every_stage_and_wrote_metrics_cifs_and_report(run: Any) -> Non
     report = (root / "reports" / "cdvae.md").read_text()
     assert "val.csv[0.0:0.9]" in report, "the report does not state the split choice"
     assert "97.52" in report, "the report does not show the paper's Table 1 match rate beside ours"
+    assert "## Generation" in report and "99.45" in report, "the report does not show Table 2 beside the paper's"
+    assert "random baseline, this run" in report
     for line in report.splitlines():  # every figure the report links exists beside it
         if line.startswith("!["):
             assert (root / "reports" / line.split("(")[1].rstrip(")")).is_file(), line
@@ -65,6 +68,28 @@ def test_flow_ran_every_stage_and_wrote_metrics_cifs_and_report(run: Any) -> Non
     ids = {n.removesuffix("-true.cif") for n in true}
     assert {n.removesuffix("-reconstructed.cif") for n in reconstructed} <= ids
     assert all(p.read_text().startswith("# generated using pymatgen") for p in structures.glob("*.cif"))
+
+    # generation: 8 samples as a table and CIFs, Table 2 for them and for the random baseline
+    import polars as pl
+
+    samples = pl.read_parquet(root / RESULTS / "generate" / "samples.parquet")
+    assert samples.height == 8 and samples["material_id"].to_list() == [f"gen-{k:05d}" for k in range(8)]
+    cifs = sorted(p.stem for p in (root / RESULTS / "generate" / "structures").glob("*.cif"))
+    assert 1 <= len(cifs) <= 8 and set(cifs) <= set(samples["material_id"].to_list())
+    generation = json.loads((root / RESULTS / "generation_metrics.json").read_text())
+    assert generation["dataset"] == "perov_5" and generation["coverage_cutoffs"] == [0.2, 4.0]
+    for method in ("cdvae", "random_baseline"):
+        m = generation[method]
+        assert m["n_generated"] == 8 and m["n_reference"] == 8, m
+        for key in ("struct_valid", "comp_valid", "valid", "cov_recall", "cov_precision"):
+            assert 0.0 <= m[key] <= 1.0, (method, key, m)
+        assert m["n_property_samples"] == round(m["valid"] * 8), m
+        if m["n_property_samples"]:
+            assert all(m[k] >= 0.0 for k in ("wdist_density", "wdist_num_elems", "wdist_prop")), m
+    per_sample = pl.read_parquet(root / RESULTS / "generation-tables" / "generated.parquet")
+    assert per_sample.height == 8 and per_sample["valid"].sum() == generation["cdvae"]["n_property_samples"]
+    prop = json.loads((root / RESULTS / "property-model" / "summary.json").read_text())
+    assert prop["property"] == "heat_ref" and prop["dataset"] == "perov_5" and prop["test_mae"] >= 0.0
 
 
 def test_mlflow_holds_stage_runs_metrics_artifacts_and_a_loadable_model(run: Any) -> None:
@@ -101,6 +126,17 @@ def test_mlflow_holds_stage_runs_metrics_artifacts_and_a_loadable_model(run: Any
     cifs = {Path(a.path).name for a in client.list_artifacts(children["evaluate"].info.run_id, "structures")}
     assert cifs == {p.name for p in (root / RESULTS / "structures").glob("*.cif")}
     assert 0.0 <= parent.data.metrics["match_rate"] <= 1.0  # the study's DVC metrics land on the parent run
+    assert 0.0 <= parent.data.metrics["cdvae/cov_recall"] <= 1.0
+    generate = children["generate"]
+    assert generate.data.tags["device"] == "cpu" and generate.data.metrics["generate_crystals_per_second"] > 0
+    generated = {Path(a.path).name for a in client.list_artifacts(generate.info.run_id, "generated")}
+    assert {"samples.parquet", "structures"} <= generated, generated
+    scored = children["evaluate-generation"].data.metrics
+    assert {"cdvae/struct_valid", "cdvae/cov_recall", "random_baseline/struct_valid"} <= set(scored), sorted(scored)
+    property_run = children["train-property-model"]
+    assert property_run.data.metrics["test_mae"] >= 0.0
+    assert [m.name for m in client.search_logged_models([property_run.info.experiment_id],
+            filter_string=f"source_run_id = '{property_run.info.run_id}'")] == ["property-model"]
 
     # the logged model loads back (pickled with its code) and reconstructs a real test batch
     models = client.search_logged_models([train.info.experiment_id], filter_string=f"source_run_id = '{train.info.run_id}'")
@@ -133,6 +169,34 @@ def test_mlflow_holds_stage_runs_metrics_artifacts_and_a_loadable_model(run: Any
     assert torch.isfinite(decoded["frac_coords"]).all() and torch.isfinite(decoded["lengths"]).all()
 
 
+def test_generate_and_evaluate_cifs_commands(run: Any, tmp_path: Path) -> None:
+    """`studies generate` on the trained model, then `studies evaluate-cifs` on its CIFs; neither overwrites anything."""
+    root, env = run["root"], run["env"]
+    out = tmp_path / "samples"
+    made = studies(root, env, "generate", "--n", "3", "--profile", "ci", "--out", str(out), "--steps", "2")
+    assert f"3 crystals in {out}" in made.stdout, made.stdout[-3000:]
+    import polars as pl
+
+    assert pl.read_parquet(out / "samples.parquet").height == 3
+    assert json.loads((out / "timing.json").read_text())["n_crystals"] == 3
+    again = studies(root, env, "generate", "--n", "3", "--profile", "ci", "--out", str(out), check=False)
+    assert again.returncode != 0 and "already holds files" in again.stderr
+
+    folder = root / RESULTS / "structures"  # the reconstructions and truths: any folder of CIFs will do
+    report = tmp_path / "metrics.json"
+    scored = studies(root, env, "evaluate-cifs", str(folder), "--reference", "perov_5", "--profile", "ci",
+                     "--out", str(report), "--reference-limit", "16")
+    metrics = json.loads(report.read_text())
+    assert metrics["reference"] == "perov_5" and metrics["n_generated"] == len(list(folder.glob("*.cif")))
+    assert metrics["n_reference"] == 16  # the first 16 of the ingested test split
+    assert 0.0 < metrics["cov_precision"] <= 1.0 and metrics["wdist_prop"] is not None, metrics
+    assert "cov_recall" in scored.stdout
+    refused = studies(root, env, "evaluate-cifs", str(folder), "--reference", "perov_5", "--out", str(report), check=False)
+    assert refused.returncode != 0 and "exists" in refused.stderr
+    missing = studies(root, env, "evaluate-cifs", str(folder), "--reference", "mp_20", check=False)
+    assert missing.returncode != 0 and "studies ingest --dataset mp_20" in missing.stderr
+
+
 def test_prefect_flow_run_completed_with_gpu_tagged_train_and_reconstruct(run: Any) -> None:
     api = run["prefect_api"]
     parent = next(r for r in experiment_runs(run["mlflow"], "cdvae") if "stage" not in r.data.tags)
@@ -151,7 +215,7 @@ def test_prefect_flow_run_completed_with_gpu_tagged_train_and_reconstruct(run: A
     for step in STEPS:
         task = by_name[f"cdvae-{step}"]
         assert task["state"]["type"] == "COMPLETED", (step, task["state"])
-        assert ("gpu" in task["tags"]) == (step in ("train", "reconstruct")), (step, task["tags"])
+        assert ("gpu" in task["tags"]) == (step in GPU_STEPS), (step, task["tags"])
     artifacts = prefect_api(api, "/artifacts/filter", {})
     assert any(a["key"] == "cdvae-summary" and "match_rate" in (a["data"] or "") for a in artifacts)
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import BIN, project_env
 
-COMMANDS = ["ingest", "run", "stage", "report", "ui"]
+COMMANDS = ["ingest", "run", "stage", "report", "generate", "evaluate-cifs", "ui"]
 
 
 def studies(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -52,3 +52,39 @@ def test_run_without_data_sources_fails_once_with_the_fix(project: Path, tmp_pat
     assert "the pipeline stopped" in out.stderr and "Fix:" in out.stderr
     assert "Retrying" not in out.stdout + out.stderr
     assert not (project / "data.dvc").exists() and not (project / "data").exists()
+
+
+def test_generate_without_a_trained_model_says_how_to_train_one(project: Path) -> None:
+    out = studies(project, "generate", "--n", "2", "--profile", "ci")
+    assert out.returncode == 2 and "no trained CDVAE" in out.stderr and "studies run cdvae --profile ci" in out.stderr
+
+
+def test_evaluate_cifs_refuses_a_folder_without_cifs(project: Path, tmp_path: Path) -> None:
+    out = studies(project, "evaluate-cifs", str(tmp_path), "--reference", "perov_5")
+    assert out.returncode == 2 and "no .cif files" in out.stderr
+    (tmp_path / "x.cif").write_text(CIF)
+    out = studies(project, "evaluate-cifs", str(tmp_path), "--reference", "some_dataset")
+    assert out.returncode == 2 and "studies ingest --dataset some_dataset" in out.stderr
+
+
+CIF = """data_Po
+_symmetry_space_group_name_H-M   'P 1'
+_cell_length_a   3.35
+_cell_length_b   3.35
+_cell_length_c   3.35
+_cell_angle_alpha   90
+_cell_angle_beta   90
+_cell_angle_gamma   90
+_symmetry_Int_Tables_number   1
+loop_
+ _symmetry_equiv_pos_as_xyz
+  'x, y, z'
+loop_
+ _atom_site_type_symbol
+ _atom_site_label
+ _atom_site_fract_x
+ _atom_site_fract_y
+ _atom_site_fract_z
+ _atom_site_occupancy
+  Po  Po0  0.0  0.0  0.0  1
+"""

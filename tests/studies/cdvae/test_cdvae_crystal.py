@@ -14,6 +14,7 @@ from studies.cdvae.crystal import (
     build_structure,
     composition_valid,
     is_valid,
+    read_cifs,
     structure_valid,
     write_cifs,
 )
@@ -73,6 +74,9 @@ def test_real_perovskites_are_valid(perov: list[Structure]) -> None:
         ([CU, CU, CU, ZN], True),
         ([SI] * 8, True),  # a single element
         ([2, 2], True),  # even helium, alone
+        ([2, 8], False),  # helium has no oxidation states in SMACT's table: invalid, not a crash
+        ([10, 18, 18], False),  # two noble gases
+        ([0, 8], False),  # not an element
     ],
 )
 def test_composition_validity(atom_types: list[int], valid: bool) -> None:
@@ -139,3 +143,26 @@ def test_cif_round_trip(perov: list[Structure], tmp_path: Path) -> None:
 def test_cif_names_must_be_file_names(perov: list[Structure], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="path separators"):
         write_cifs({"../escape": perov[0]}, tmp_path)
+
+
+def test_cif_folder_reads_back_as_arrays(perov: list[Structure], tmp_path: Path) -> None:
+    write_cifs({"b": perov[1], "a": perov[0]}, tmp_path)
+    crystals = read_cifs(tmp_path)
+    assert list(crystals) == ["a", "b"]
+    assert build_structure(crystals["a"]).composition == perov[0].composition
+
+
+def test_bad_cif_folders_are_refused_naming_the_file(perov: list[Structure], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no .cif files"):
+        read_cifs(tmp_path)
+    with pytest.raises(ValueError, match="not a folder"):
+        read_cifs(tmp_path / "missing")
+    write_cifs({"good": perov[0]}, tmp_path)
+    (tmp_path / "broken.cif").write_text("data_broken\n_cell_length_a 3.9\nthis is not a CIF loop\n")
+    with pytest.raises(ValueError, match="broken.cif"):
+        read_cifs(tmp_path)
+    (tmp_path / "broken.cif").unlink()
+    disordered = Structure(Lattice.cubic(4.0), [{"Fe": 0.5, "Ni": 0.5}], [[0, 0, 0]])
+    write_cifs({"alloy": disordered}, tmp_path)
+    with pytest.raises(ValueError, match="alloy.cif.*disordered"):
+        read_cifs(tmp_path)

@@ -72,3 +72,25 @@ def test_reconstruct_decodes_every_crystal_in_batches() -> None:
     preds = reconstruct(model, crystals, LangevinConfig(n_step_each=1, batch_size=2), seed=0, on_batch=lambda k, n: done.append((k, n)))
     assert len(preds) == 5 and done == [(1, 3), (2, 3), (3, 3)]
     assert all(p.frac_coords.shape == (len(p.atom_types), 3) for p in preds)
+
+
+def test_generate_is_seeded_batched_and_refuses_nothing_to_do() -> None:
+    import pytest
+
+    from studies.cdvae.sample import generate
+
+    model = tiny_model(crystal_set(6)).eval()
+    cfg = LangevinConfig(n_step_each=1, batch_size=3)
+    first, again = generate(model, 5, cfg, seed=1), generate(model, 5, cfg, seed=1)
+    assert len(first) == 5
+    for a, b in zip(first, again):
+        assert (a.frac_coords == b.frac_coords).all() and (a.atom_types == b.atom_types).all()
+        assert a.frac_coords.shape == (len(a.atom_types), 3) and a.lengths.shape == (3,)
+    other = generate(model, 5, cfg, seed=2)
+    assert any(not (a.frac_coords.shape == b.frac_coords.shape and (a.frac_coords == b.frac_coords).all())
+               for a, b in zip(first, other))
+    batches = []
+    generate(model, 5, cfg, seed=1, on_batch=lambda done, total: batches.append((done, total)))
+    assert batches == [(1, 2), (2, 2)]
+    with pytest.raises(ValueError, match="at least one"):
+        generate(model, 0, cfg, seed=1)
