@@ -26,7 +26,8 @@ def test_cdvae_gpu_steps_are_marked_from_dvc_yaml_meta() -> None:
     from flows.study import stage_task
 
     stages = {s.step: s for s in dag.stages(REPO, "cdvae")}
-    assert list(stages) == ["prepare", "train", "reconstruct", "evaluate", "report"]
-    assert {s for s, info in stages.items() if info.resources == "gpu"} == {"train", "reconstruct"}
+    assert list(stages) == ["prepare", "train", "generate", "reconstruct", "evaluate", "train-property-model",
+                            "evaluate-generation", "report"]
+    assert {s for s, info in stages.items() if info.resources == "gpu"} == {"train", "reconstruct", "generate"}
     assert stage_task(stages["train"]).tags == {"gpu"}
     assert stage_task(stages["prepare"]).tags == set()

@@ -36,8 +36,8 @@ class CrashingSet(CrystalSet):
 def _train(state: Path, train: CrystalSet, val: CrystalSet, fingerprint: str = "f"):
     seed_everything(0)  # as the stage does: seeds, and deterministic kernels (2-thread scatter sums are not, otherwise)
     model = tiny_model(train)
-    fit = fit(model, train, val, CFG, seed=0, state_dir=state, fingerprint=fingerprint)
-    return model, fit
+    result = fit(model, train, val, CFG, seed=0, state_dir=state, fingerprint=fingerprint)
+    return model, result
 
 
 def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path: Path) -> None:
@@ -48,23 +48,23 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path
     with pytest.raises(Crash):
         _train(tmp_path / "b", CrashingSet(train, after=6), val)  # dies in epoch 1, after 6 steps
     assert (tmp_path / "b" / LAST).exists()
-    resumed, fit = _train(tmp_path / "b", train, val)
-    assert fit.resumed_from_step == 6
-    assert [r["epoch"] for r in fit.state.history] == [0, 1] and fit.state.global_step == 8
+    resumed, resumed_fit = _train(tmp_path / "b", train, val)
+    assert resumed_fit.resumed_from_step == 6
+    assert [r["epoch"] for r in resumed_fit.state.history] == [0, 1] and resumed_fit.state.global_step == 8
     for (name, a), b in zip(reference.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
     def without_time(history):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in history]
 
-    assert without_time(fit.state.history) == without_time(ref_fit.state.history)
+    assert without_time(resumed_fit.state.history) == without_time(ref_fit.state.history)
     assert (tmp_path / "b" / BEST).exists()
 
 
 def test_a_checkpoint_of_another_configuration_is_not_resumed(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     train = crystal_set(8)
     _train(tmp_path, train, train, fingerprint="one")
-    _, fit = _train(tmp_path, train, train, fingerprint="two")
-    assert fit.resumed_from_step is None and fit.state.global_step == 4
+    _, other = _train(tmp_path, train, train, fingerprint="two")
+    assert other.resumed_from_step is None and other.state.global_step == 4
     assert "belongs to another configuration" in capsys.readouterr().out
 
 
@@ -73,8 +73,8 @@ def test_training_reduces_the_losses_of_the_heads_on_z(tmp_path: Path) -> None:
     train = crystal_set(16)
     torch.manual_seed(0)
     before = evaluate_losses(tiny_model(train), train, 16, seed=0)
-    model, fit = _train(tmp_path, train, train)
+    model, result = _train(tmp_path, train, train)
     after = evaluate_losses(model, train, 16, seed=0)
     heads = ("natom", "lattice", "composition")
     assert sum(after[k] for k in heads) < sum(before[k] for k in heads), (before, after)
-    assert {"train_coord", "val_coord", "train_type", "val_kld", "lr"} <= set(fit.state.history[-1])
+    assert {"train_coord", "val_coord", "train_type", "val_kld", "lr"} <= set(result.state.history[-1])
