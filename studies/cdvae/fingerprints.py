@@ -19,7 +19,7 @@ from matminer.featurizers.site.fingerprint import CrystalNNFingerprint
 from pymatgen.core import Composition, Element
 
 from studies.cdvae.crystal import CrystalArrays, build_structure
-from studies.cdvae.parallel import ordered_map
+from studies.common.parallel import ordered_map
 
 STRUCTURE_FINGERPRINT = CrystalNNFingerprint.from_preset("ops")
 COMPOSITION_FINGERPRINT = ElementProperty.from_preset("magpie")

@@ -26,7 +26,7 @@ from scipy.stats import wasserstein_distance
 
 from studies.cdvae.crystal import CrystalArrays, build_structure, composition_valid, structure_valid
 from studies.cdvae.fingerprints import COMPOSITION_DIM, STRUCTURE_DIM, fingerprint
-from studies.cdvae.parallel import ordered_map
+from studies.common.parallel import ordered_map
 
 # (δ_struct, δ_comp) per dataset, upstream's COV_Cutoffs (the paper's Appendix).
 COVERAGE_CUTOFFS = {"perov_5": (0.2, 4.0), "carbon_24": (0.2, 4.0), "mp_20": (0.4, 10.0)}

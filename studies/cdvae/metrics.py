@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pymatgen.analysis.structure_matcher import StructureMatcher
 
 from studies.cdvae.crystal import CrystalArrays, build_structure, is_valid
-from studies.cdvae.parallel import ordered_map
+from studies.common.parallel import ordered_map
 
 
 @dataclass

@@ -19,11 +19,12 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: Path, title: str, ylabel: str) -> Path:
+def curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: Path, title: str, ylabel: str,
+           xlabel: str = "step", logx: bool = False, logy: bool = False, marker: str | None = None) -> Path:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for label, (x, y) in series.items():
-        ax.plot(x, y, label=label, lw=1.2)
-    ax.set(title=title, xlabel="step", ylabel=ylabel)
+        ax.plot(x, y, label=label, lw=1.2, marker=marker)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear", yscale="log" if logy else "linear")
     ax.legend(fontsize=7)
     return _save(fig, path)
 
@@ -70,4 +71,20 @@ def histograms(series: Mapping[str, Sequence[float]], path: Path, title: str, xl
         ax.hist(values, bins=edges, density=True, histtype="step", lw=1.3, label=f"{label} (n={len(values)})")
     ax.set(title=title, xlabel=xlabel, ylabel="density")
     ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def reliability(diagrams: Mapping[str, Mapping[str, np.ndarray]], path: Path, title: str) -> Path:
+    """Reliability diagrams side by side: accuracy per confidence bin against the diagonal, with bin counts shaded."""
+    fig, axes = plt.subplots(1, len(diagrams), figsize=(2.6 * len(diagrams), 2.9), sharey=True, squeeze=False)
+    for ax, (label, r) in zip(axes[0], diagrams.items()):
+        centres, width = (r["edges"][:-1] + r["edges"][1:]) / 2, np.diff(r["edges"])
+        used = r["count"] > 0
+        ax.bar(centres[used], r["accuracy"][used], width[used], edgecolor="k", lw=0.4, label="accuracy")
+        ax.bar(centres, r["count"] / max(r["count"].sum(), 1), width, color="grey", alpha=0.3, label="share of examples")
+        ax.plot([0, 1], [0, 1], "r--", lw=0.8)
+        ax.set(title=label, xlabel="confidence", xlim=(0, 1), ylim=(0, 1))
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][0].legend(fontsize=6, loc="upper left")
+    fig.suptitle(title, fontsize=9)
     return _save(fig, path)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,3 +49,13 @@ def experiment_runs(client: MlflowClient, study: str) -> list:
     exp = client.get_experiment_by_name(study)
     assert exp is not None, f"no MLflow experiment '{study}'"
     return client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def task_runs(api: str, flow_run_id: str, names: set[str], timeout: float = 60) -> dict[str, dict]:
+    """The flow run's task runs by name, waiting until `names` are all recorded (the server lags on events)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        by_name = {t["name"]: t for t in prefect_api(api, "/task_runs/filter", {}) if t["flow_run_id"] == flow_run_id}
+        if names <= set(by_name) or time.monotonic() > deadline:
+            return by_name
+        time.sleep(2)

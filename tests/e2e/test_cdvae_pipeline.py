@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import BIN
-from tests.e2e.pipeline import ci_run, dvc, experiment_runs, prefect_api, studies
+from tests.e2e.pipeline import ci_run, dvc, experiment_runs, prefect_api, studies, task_runs
 
 pytestmark = pytest.mark.e2e
 
@@ -210,13 +210,7 @@ def test_prefect_flow_run_completed_with_gpu_tagged_train_and_reconstruct(run: A
     flow_run = prefect_api(api, f"/flow_runs/{flow_run_id}")
     assert flow_run["name"] == "cdvae-ci" and flow_run["state"]["type"] == "COMPLETED", flow_run["state"]
 
-    deadline = time.monotonic() + 60  # the server records task runs from events, a few seconds behind
-    while True:
-        task_runs = [t for t in prefect_api(api, "/task_runs/filter", {}) if t["flow_run_id"] == flow_run_id]
-        by_name = {t["name"]: t for t in task_runs}
-        if {f"cdvae-{s}" for s in STEPS} <= set(by_name) or time.monotonic() > deadline:
-            break
-        time.sleep(2)
+    by_name = task_runs(api, flow_run_id, {f"cdvae-{s}" for s in STEPS})
     assert {f"cdvae-{s}" for s in STEPS} <= set(by_name), sorted(by_name)
     for step in STEPS:
         task = by_name[f"cdvae-{step}"]

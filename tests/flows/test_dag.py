@@ -12,7 +12,7 @@ def test_mlc_stages_come_in_dependency_order_from_dvc_yaml() -> None:
 
 
 def test_studies_are_the_stage_prefixes() -> None:
-    assert "mlc" in dag.studies(REPO)
+    assert {"mlc", "cdvae", "ssvi"} <= set(dag.studies(REPO))
 
 
 def test_every_stage_has_a_step_function() -> None:
@@ -31,3 +31,9 @@ def test_cdvae_gpu_steps_are_marked_from_dvc_yaml_meta() -> None:
     assert {s for s, info in stages.items() if info.resources == "gpu"} == {"train", "reconstruct", "generate"}
     assert stage_task(stages["train"]).tags == {"gpu"}
     assert stage_task(stages["prepare"]).tags == set()
+
+
+def test_ssvi_training_is_the_gpu_step() -> None:
+    stages = dag.stages(REPO, "ssvi")
+    assert [s.step for s in stages] == ["prepare", "train", "evaluate", "report"]
+    assert [s.step for s in stages if s.resources == "gpu"] == ["train"]

@@ -1,4 +1,4 @@
-"""Ordered parallel map over worker processes, with progress: the crystal metrics are CPU-bound and independent.
+"""Ordered parallel map over worker processes, with progress, for CPU-bound independent items (crystal metrics, SSVI runs).
 
 Workers must not fork a parent that holds torch's thread pools, so they come from a fork server
 that has imported only the module of the function being mapped (and through it pymatgen, SMACT,

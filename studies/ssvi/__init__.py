@@ -1,0 +1,1 @@
+"""SSVI (Li et al., ICLR 2024): Bayesian neural nets with a Gaussian posterior on a sparse, pruned-and-regrown support."""
