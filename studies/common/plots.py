@@ -76,15 +76,20 @@ def histograms(series: Mapping[str, Sequence[float]], path: Path, title: str, xl
 
 def reliability(diagrams: Mapping[str, Mapping[str, np.ndarray]], path: Path, title: str) -> Path:
     """Reliability diagrams side by side: accuracy per confidence bin against the diagonal, with bin counts shaded."""
-    fig, axes = plt.subplots(1, len(diagrams), figsize=(2.6 * len(diagrams), 2.9), sharey=True, squeeze=False)
-    for ax, (label, r) in zip(axes[0], diagrams.items()):
+    cols = min(3, len(diagrams))
+    rows = -(-len(diagrams) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.8 * cols, 2.7 * rows), sharey=True, squeeze=False)
+    for ax in axes.flat[len(diagrams):]:
+        ax.axis("off")
+    for ax, (label, r) in zip(axes.flat, diagrams.items()):
         centres, width = (r["edges"][:-1] + r["edges"][1:]) / 2, np.diff(r["edges"])
         used = r["count"] > 0
         ax.bar(centres[used], r["accuracy"][used], width[used], edgecolor="k", lw=0.4, label="accuracy")
         ax.bar(centres, r["count"] / max(r["count"].sum(), 1), width, color="grey", alpha=0.3, label="share of examples")
         ax.plot([0, 1], [0, 1], "r--", lw=0.8)
         ax.set(title=label, xlabel="confidence", xlim=(0, 1), ylim=(0, 1))
-    axes[0][0].set_ylabel("accuracy")
+    for row in axes:
+        row[0].set_ylabel("accuracy")
     axes[0][0].legend(fontsize=6, loc="upper left")
     fig.suptitle(title, fontsize=9)
     return _save(fig, path)

@@ -21,7 +21,7 @@ from tasks.ssvi.train import trained_runs
 from tasks.stages import StageContext
 
 RELIABILITY_RUNS = ("deterministic", "dense-vi", "ssvi-0.1", "static-0.1", "mc-dropout", "deep-ensemble")
-TRAJECTORY_RUNS = ("dense-vi", "ssvi-0.1", "dense-vi-prototype", "dense-vi-untempered")
+TRAJECTORY_RUNS = ("dense-vi-prototype", "dense-vi-untempered", "dense-vi", "static-0.1", "ssvi-0.1", "ssvi-0.1-abs_mu")
 
 
 def score_run(cfg: SSVIConfig, models: list[torch.nn.Module], split: dict[str, np.ndarray],
@@ -126,8 +126,8 @@ def _figures(per_seed: pl.DataFrame, pooled: dict[str, list[np.ndarray]], y: np.
                          folder / f"density-{metric}.png", f"{label} vs density (MLP, mean over seeds)", label,
                          xlabel="density s/|θ|", logx=True, marker="o")
     for column, label in (("mean_sigma", "mean σ over the support"), ("kl_per_example", "KL / N_train")):
-        series = {r: (h["epoch"].to_list(), h[column].to_list()) for r, h in histories.items()
-                  if column in h.columns and (r in TRAJECTORY_RUNS or r.startswith("ssvi-0.1"))}
+        series = {r: (histories[r]["epoch"].to_list(), histories[r][column].to_list()) for r in TRAJECTORY_RUNS
+                  if r in histories and column in histories[r].columns}
         if series:
             plots.curves(series, folder / f"trajectory-{column}.png", f"{label} during training (first seed)", label,
                          xlabel="epoch", logy=True)
