@@ -129,8 +129,8 @@ def write_report(ctx: StageContext) -> None:
     doc.table(targets(summary) or [{"target": "the cpu targets", "measured": "need runs ssvi-0.1, dense-vi and static-0.1 (profile cpu)", "": "–"}])
     doc.para("The 450-digit test set resolves about 0.5 accuracy points (one digit is 0.22), so NLL, ECE, several seeds "
              "and the shift test carry the comparison.")
-    doc.heading("Methods on digits (MLP 64-256-256-10)")
-    mlp = [r for r in runs if summary[r].get("arch") == "mlp" and not r.startswith("dense-vi-") and "-0.1-" not in r
+    doc.heading("Methods (MLP 64-256-256-10 on digits; ResNet-18 on CIFAR in the `paper` profile)")
+    mlp = [r for r in runs if summary[r].get("arch") != "cnn" and not r.startswith("dense-vi-") and "-0.1-" not in r
            and not (r.startswith("ssvi-") and r not in ("ssvi-0.1", "ssvi-0.05"))]
     doc.table(method_rows(summary, mlp))
     doc.para("Posterior predictive with K weight samples (`n_samples`); the mean-weights columns use μ alone. Training "

@@ -24,7 +24,7 @@ def test_flow_ran_every_stage_and_the_report_compares_the_methods(run: Any) -> N
     root = run["root"]
     report = (root / "reports" / "ssvi.md").read_text()
     for needle in ("| dense-vi |", "| ssvi-0.1 |", "| deterministic |", "| deep-ensemble |", "| cnn-ssvi-0.1 |",
-                   "Is the posterior variance learned?", "rotate45: entropy / AUROC", "training FLOPs vs dense VI"):
+                   "Is the posterior variance learned?", "rotate45: entropy / AUROC", "training FLOPs vs dense VI", "Methods (MLP"):
         assert needle in report, needle
     for line in report.splitlines():
         if line.startswith("!["):
