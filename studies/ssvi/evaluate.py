@@ -11,7 +11,7 @@ from torch import nn
 from studies.common import calibration
 from studies.ssvi import flops as flops_mod
 from studies.ssvi.config import SSVIConfig
-from studies.ssvi.layers import mean_weights
+from studies.ssvi.layers import bayesian_layers, mean_weights
 from studies.ssvi.models import INPUT_SHAPES
 
 
@@ -67,3 +67,11 @@ def cost(models: Sequence[nn.Module], cfg: SSVIConfig) -> dict[str, float]:
     with_mean = [flops_mod.forward_flops(m, shape) // (2 if cfg.bayesian else 1) for m in models]
     return {"nnz": float(sum(c["nnz"] for c in counts)), "weights": float(sum(c["total"] for c in counts)),
             "infer_flops": float(infer), "infer_flops_mean_weights": float(sum(with_mean))}
+
+
+def initial_support_share(model: nn.Module, initial: nn.Module) -> float:
+    """Share of the final support that was already in the random initial one (a static mask: 1; a support
+    rebuilt from scratch: about the density, what a fresh random draw would share)."""
+    final, start = bayesian_layers(model), bayesian_layers(initial)
+    kept = sum(int((a.mask.bool() & b.mask.bool()).sum()) for a, b in zip(final, start))
+    return kept / sum(a.support_size for a in final)

@@ -12,10 +12,10 @@ from scipy.stats import kendalltau
 
 from studies.common import calibration, plots
 from studies.ssvi.config import SSVIConfig
-from studies.ssvi.evaluate import cost, predict, shift_scores
+from studies.ssvi.evaluate import cost, initial_support_share, predict, shift_scores
 from studies.ssvi.layers import bayesian_layers
 from studies.ssvi.sparsity import CRITERIA, removal_scores
-from studies.ssvi.train import load_models
+from studies.ssvi.train import load_models, make_model
 from tasks.ssvi.prepare import load
 from tasks.ssvi.train import trained_runs
 from tasks.stages import StageContext
@@ -51,6 +51,8 @@ def evaluate(ctx: StageContext) -> None:
         row |= {"run": info["run"], "seed": info["seed"], "method": cfg.method, "arch": cfg.arch,
                 "density": cfg.density if cfg.bayesian else 1.0, "criterion": cfg.criterion if cfg.method == "ssvi" else "",
                 "train_flops": info["train_flops"], "train_seconds": info["seconds"], **_convergence(history)}
+        if cfg.bayesian and cfg.density < 1:
+            row["initial_support_share"] = initial_support_share(models[0], make_model(cfg, info["seed"]))
         rows.append(row)
         pooled.setdefault(info["run"], []).append(probs)
         if info["seed"] == runs[0]["seed"]:

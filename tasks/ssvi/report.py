@@ -146,8 +146,11 @@ def write_report(ctx: StageContext) -> None:
     doc.figures([f for f in figures if f.name.startswith("density-")], rel)
     doc.heading("Removal criteria (SSVI, density 0.1)")
     crit = [r for r in runs if r == "ssvi-0.1" or r.startswith("ssvi-0.1-")]
-    doc.table([{"criterion": summary[r]["criterion"], **{k: v for k, v in row.items() if k in ("acc %", "NLL", "ECE %", "marginal L2 CE")}}
+    doc.table([{"criterion": summary[r]["criterion"], **{k: v for k, v in row.items() if k in ("acc %", "NLL", "ECE %", "marginal L2 CE")},
+                "final support from the initial one": _pm(summary[r], "initial_support_share")}
                for r, row in zip(crit, method_rows(summary, crit))])
+    doc.para("The last column is the share of the final support already in the random initial mask: 1 for a static "
+             "mask, about the density for a support rebuilt from scratch.")
     if agreement:
         doc.para("Kendall τ between the criteria's rankings of the trained `ssvi-0.1` support (first seed, all layers): "
                  + ", ".join(f"{k.replace('-vs-', ' vs ')} {v:.3f}" for k, v in agreement.items()) + ".")

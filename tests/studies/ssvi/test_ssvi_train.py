@@ -80,3 +80,15 @@ def test_config_refuses_bad_values_with_the_fix() -> None:
         SSVIConfig(method="ssvi", density=1.0)
     with pytest.raises(ValueError, match="Valid keys"):
         SSVIConfig.from_dict({"lr_sigma": 0.1})
+
+
+def test_initial_support_share_is_one_for_a_static_mask_and_lower_after_swaps() -> None:
+    from studies.ssvi.evaluate import initial_support_share
+    from studies.ssvi.train import make_model
+
+    X, y = _blobs()
+    static_cfg, ssvi_cfg = (SSVIConfig(method=m, density=0.2, **FAST) for m in ("vi", "ssvi"))
+    static = fit(static_cfg, X, y, seed=0).models[0]
+    swapped = fit(ssvi_cfg, X, y, seed=0).models[0]
+    assert initial_support_share(static, make_model(static_cfg, 0)) == 1.0
+    assert 0 < initial_support_share(swapped, make_model(ssvi_cfg, 0)) < 1.0
