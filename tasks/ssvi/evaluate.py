@@ -21,7 +21,8 @@ from tasks.ssvi.train import trained_runs
 from tasks.stages import StageContext
 
 RELIABILITY_RUNS = ("deterministic", "dense-vi", "ssvi-0.1", "static-0.1", "mc-dropout", "deep-ensemble")
-TRAJECTORY_RUNS = ("dense-vi-prototype", "dense-vi-untempered", "dense-vi", "static-0.1", "ssvi-0.1", "ssvi-0.1-abs_mu")
+TRAJECTORY_RUNS = ("dense-vi-prototype", "dense-vi-untempered", "dense-vi", "static-0.1", "ssvi-0.1", "ssvi-0.1-abs_mu",
+                   "ssvi-0.1-prototype")
 
 
 def score_run(cfg: SSVIConfig, models: list[torch.nn.Module], split: dict[str, np.ndarray],
