@@ -81,7 +81,7 @@ def convergence_rows(summary: dict[str, dict[str, Any]], names: list[str]) -> li
 
 def convergence_verdict(summary: dict[str, dict[str, Any]], tolerance: float = 0.05) -> str:
     """Which runs' mean σ settled (moved < 5 % over the last quarter) and which did not, from the numbers."""
-    runs = [r for r in ("dense-vi-prototype", "dense-vi-untempered", "dense-vi", "static-0.1", "ssvi-0.1") if r in summary
+    runs = [r for r in ("dense-vi-prototype", "dense-vi-untempered", "dense-vi", "static-0.1", "ssvi-0.1-prototype", "ssvi-0.1") if r in summary
             and "sigma_change_last_quarter_mean" in summary[r]]
     settled = [r for r in runs if abs(summary[r]["sigma_change_last_quarter_mean"]) < tolerance]
     moving = [r for r in runs if r not in settled]
