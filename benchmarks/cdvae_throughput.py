@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -23,6 +21,7 @@ from studies.cdvae.config import LangevinConfig, ModelConfig  # noqa: E402
 from studies.cdvae.sample import langevin_decode  # noqa: E402
 from studies.common.seeding import seed_everything  # noqa: E402
 from tests.studies.cdvae.perov import crystal_set, tiny_model  # noqa: E402  (real crystals from the offline mirror)
+from benchmarks.timing import timed  # noqa: E402
 
 
 def profile_model(profile: str) -> ModelConfig:
@@ -30,16 +29,6 @@ def profile_model(profile: str) -> ModelConfig:
 
     overrides = yaml.safe_load((REPO / "params.yaml").read_text())["profiles"][profile]["cdvae"]["train"]["model"]
     return ModelConfig.from_dict(overrides)
-
-
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(batch: int, steps: int, threads: int) -> None:
@@ -65,7 +54,7 @@ def main(batch: int, steps: int, threads: int) -> None:
             with torch.no_grad():
                 model.decoder(z, b.frac_coords, b.atom_types, b.num_atoms, b.lengths, b.angles)
 
-        small = crystals.batch(torch.arange(64))
+        small = crystals.batch(torch.arange(min(64, batch)))
         one_level = LangevinConfig(n_step_each=1)
 
         def langevin_step() -> None:  # 1 step at each of the levels, divided below

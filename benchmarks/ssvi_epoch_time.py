@@ -10,9 +10,7 @@ would beat the dense one on this CPU.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from studies.ssvi.config import SSVIConfig  # noqa: E402
 from studies.ssvi.train import fit  # noqa: E402
+from benchmarks.timing import timed  # noqa: E402
 
 
 def digits() -> tuple[np.ndarray, np.ndarray]:
@@ -58,19 +57,9 @@ def kernel_times(repeats: int = 200) -> None:
     for density in (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01):
         w = torch.randn(256, 256) * (torch.rand(256, 256) < density)
         csr = w.to_sparse_csr()
-        dense_t = _median(lambda: x @ w.T, repeats)
-        sparse_t = _median(lambda: torch.sparse.mm(csr, x.T), repeats)
+        dense_t = timed(lambda: x @ w.T, repeats)
+        sparse_t = timed(lambda: torch.sparse.mm(csr, x.T), repeats)
         print(f"{density:8.2f} {dense_t * 1e3:9.3f} {sparse_t * 1e3:8.3f} {dense_t / sparse_t:12.2f}×")
-
-
-def _median(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Biases are point estimates (no KL), as weights carry the posterior here; stated 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,7 +21,7 @@ def inverse_softplus(x: float) -> float:
     return math.log(math.expm1(x))
 
 
-class BayesianLayer(nn.Module):
+class BayesianLayer(nn.Module, ABC):
     """Shared state and maths of the Gaussian layers; subclasses say how a weight tensor acts on the input."""
 
     def __init__(self, weight_shape: tuple[int, ...], fan_in: int, density: float, prior_std: float,
@@ -65,8 +66,9 @@ class BayesianLayer(nn.Module):
         var = self.apply_weight(x * x, self.sigma**2 * self.mask, None)
         return mean + torch.sqrt(var + 1e-16) * torch.randn_like(mean)
 
+    @abstractmethod
     def apply_weight(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        raise NotImplementedError
+        """The layer's product (linear or convolution) of an input with a weight tensor."""
 
 
 class BayesianLinear(BayesianLayer):
