@@ -9,4 +9,5 @@ run: setup
 
 # The test suite (fast + end-to-end on the `ci` profile; slow tests: add PYTEST_ARGS='-m slow').
 test: setup
+	@scripts/test-tools.sh
 	.venv/bin/pytest $(PYTEST_ARGS)

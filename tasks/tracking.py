@@ -24,16 +24,23 @@ def configure(project: Project) -> None:
     mlflow.set_tracking_uri(project.mlflow_uri)
 
 
+# MLflow 3's UI opens an experiment in its GenAI (traces) view unless told it holds model training.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def experiment_id(project: Project, study: str) -> str:
-    """The study's experiment, created with its artifacts inside the project (embedded default)."""
+    """The study's experiment, created with its artifacts inside the project (embedded default) and marked as
+    model training, so the UI lands on its runs."""
     configure(project)
     found = mlflow.get_experiment_by_name(study)
     if found is not None:
+        if found.tags.get("mlflow.experimentKind") is None:
+            mlflow.MlflowClient().set_experiment_tag(found.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
         return found.experiment_id
     location = None
     if project.mlflow_uri.startswith("sqlite:"):
         location = (project.mlflow_artifacts / study).as_uri()
-    return mlflow.create_experiment(study, artifact_location=location)
+    return mlflow.create_experiment(study, artifact_location=location, tags=EXPERIMENT_KIND)
 
 
 def git_commit(root: Path) -> tuple[str, bool]:
