@@ -16,6 +16,7 @@ class StageInfo:
     step: str
     metrics: tuple[str, ...]
     resources: str | None = None  # dvc.yaml `meta: {resources: gpu}`: a step that wants an accelerator
+    champion: dict | None = None  # dvc.yaml `meta: {champion: {model, metric, goal}}`: register its model (tasks/registry.py)
 
 
 def stages(root: Path, study: str | None = None) -> list[StageInfo]:
@@ -31,7 +32,8 @@ def stages(root: Path, study: str | None = None) -> list[StageInfo]:
             prefix, _, step = name.partition("-")
             if study is None or prefix == study:
                 metrics = tuple(str(o.def_path) for o in stage.outs if o.metric)
-                found.append(StageInfo(name, prefix, step, metrics, (stage.meta or {}).get("resources")))
+                meta = stage.meta or {}
+                found.append(StageInfo(name, prefix, step, metrics, meta.get("resources"), meta.get("champion")))
     return found
 
 

@@ -11,7 +11,7 @@ from prefect.runtime import flow_run
 from flows import dag
 from tasks import tracking
 from tasks.project import Project
-from tasks.steps import publish_summary, reproduce_stage
+from tasks.steps import publish_summary, register_champions, reproduce_stage
 
 
 def run_study(root: Path, study: str, profile: str) -> dict[str, Any]:
@@ -28,11 +28,13 @@ def run_study(root: Path, study: str, profile: str) -> dict[str, Any]:
         results = [stage_task(s)(root, s.name, run_id, flow_run_id) for s in stages]
         metrics = [m for s in stages for m in s.metrics]
         markdown = publish_summary(root, study, profile, run_id, results, metrics)
+        champions = {s.name: s.champion for s in stages if s.champion}
+        registered = register_champions(root, study, run_id, results, champions, metrics) if champions else []
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
     client.set_terminated(run_id, "FINISHED")
-    return {"study": study, "mlflow_run_id": run_id, "stages": results, "summary": markdown}
+    return {"study": study, "mlflow_run_id": run_id, "stages": results, "summary": markdown, "registered": registered}
 
 
 def stage_task(stage: dag.StageInfo):

@@ -88,7 +88,7 @@ def read_metrics(root: Path, paths: list[str]) -> dict[str, float]:
 def publish_summary(project_root: Path, study: str, profile: str, parent_run_id: str, results: list[dict[str, Any]], metric_files: list[str]) -> str:
     """Log the study's metrics on its MLflow parent run and publish a Prefect markdown artifact."""
     import mlflow
-    from prefect.artifacts import create_markdown_artifact
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     metrics = read_metrics(project_root, metric_files)
     project = Project(project_root)
@@ -104,4 +104,39 @@ def publish_summary(project_root: Path, study: str, profile: str, parent_run_id:
     ]
     markdown = "\n".join(lines)
     create_markdown_artifact(markdown=markdown, key=f"{study}-summary", description=f"{study} pipeline summary")
+    link = run_link(project, study, parent_run_id)
+    create_table_artifact(table=[{"metric": k, "value": round(v, 6), "mlflow_run": link} for k, v in sorted(metrics.items())
+                                 if not k.endswith(("_std", "n_seeds"))],
+                          key=f"{study}-metrics", description=f"{study} metrics ({profile}); MLflow run {parent_run_id}")
     return markdown
+
+
+def run_link(project: Project, study: str, run_id: str) -> str:
+    """The run's page in the MLflow UI: the tracking server's own address, or `studies ui`'s default for the embedded store."""
+    base = project.mlflow_uri if project.mlflow_uri.startswith("http") else "http://127.0.0.1:5000"
+    return f"{base.rstrip('/')}/#/experiments/{tracking.experiment_id(project, study)}/runs/{run_id}"
+
+
+@task(name="register-champions", retries=2, retry_delay_seconds=3)
+def register_champions(project_root: Path, study: str, parent_run_id: str, results: list[dict[str, Any]],
+                       champions: dict[str, dict[str, Any]], metric_files: list[str]) -> list[dict[str, Any]]:
+    """For each stage that ran and declares `meta.champion`, register its model and move `champion` if it improved."""
+    from mlflow.tracking import MlflowClient
+
+    from tasks.registry import ChampionSpec, register
+
+    ran = {r["stage"] for r in results if r["verdict"] == "ran"}
+    todo = {stage: spec for stage, spec in champions.items() if stage in ran}
+    if not todo:
+        return []
+    project = Project(project_root)
+    tracking.configure(project)
+    client, metrics = MlflowClient(), read_metrics(project_root, metric_files)
+    outcome = []
+    for stage, spec in todo.items():
+        step = stage.split("-", 1)[1]
+        runs = client.search_runs([tracking.experiment_id(project, study)],
+                                  f"tags.mlflow.parentRunId = '{parent_run_id}' and tags.stage = '{step}'")
+        outcome.append(register(client, ChampionSpec(**spec), runs[0].info.run_id, metrics))
+        get_run_logger().info("registry: %s", outcome[-1])
+    return outcome

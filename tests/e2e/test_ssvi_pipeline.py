@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.pipeline import ci_run, dvc, experiment_runs, studies, task_runs
+from tests.e2e.pipeline import ci_run, dvc, experiment_runs, prefect_api, studies, task_runs
 
 pytestmark = pytest.mark.e2e
 STAGES = ("prepare", "train", "evaluate", "report")
@@ -64,10 +64,19 @@ def test_mlflow_holds_runs_with_metrics_models_and_the_gpu_step_tag(run: Any) ->
         a, b = model(torch.rand(4, 64)), model(torch.rand(4, 64))
     assert a.shape == (4, 10) and torch.isfinite(a).all() and not torch.equal(a, b)  # a posterior draw per call
 
+    # The model is registered and, being the first, is the champion, tagged with its metric.
+    champion = client.get_model_version_by_alias("ssvi-digits", "champion")
+    assert champion.version == "1" and champion.run_id == train.info.run_id
+    assert float(champion.tags["champion_metric"]) == pytest.approx(parents[0].data.metrics["ssvi-0.1/nll_mean"])
+
     # The Prefect flow's training task carries the `gpu` tag that routes it to GPU workers.
     flow_run_id = parents[0].data.tags["prefect.flow_run_id"]
     by_name = task_runs(run["prefect_api"], flow_run_id, {f"ssvi-{s}" for s in STAGES})
     assert {f"ssvi-{s}": "gpu" in by_name[f"ssvi-{s}"]["tags"] for s in STAGES} == {f"ssvi-{s}": s == "train" for s in STAGES}
+    # A metrics table artifact beside the markdown summary, each row linking to the MLflow run.
+    tables = [a for a in prefect_api(run["prefect_api"], "/artifacts/filter", {}) if a["key"] == "ssvi-metrics"]
+    assert tables and tables[0]["type"] == "table"
+    assert "ssvi-0.1/nll_mean" in tables[0]["data"] and f"/runs/{parents[0].info.run_id}" in tables[0]["data"]
 
 
 def test_dvc_repro_right_after_is_a_no_op_and_a_train_param_reruns_from_train(run: Any) -> None:
@@ -76,6 +85,12 @@ def test_dvc_repro_right_after_is_a_no_op_and_a_train_param_reruns_from_train(ru
     out = studies(root, env, "run", "ssvi", "--profile", "ci", "--set", "ssvi.train.defaults.n_samples=2").stdout
     for stage, verdict in [("ssvi-prepare", "up to date"), ("ssvi-train", "ran"), ("ssvi-evaluate", "ran"), ("ssvi-report", "ran")]:
         assert f"| {stage} | {verdict} |" in out, out[-3000:]
+    # The retrained model is version 2; `champion` moved to it only if its NLL is lower.
+    client = run["mlflow"]
+    v1, v2 = (client.get_model_version("ssvi-digits", v) for v in ("1", "2"))
+    nll = {v.version: float(v.tags["champion_metric"]) for v in (v1, v2)}
+    expected = "2" if nll["2"] < nll["1"] else "1"
+    assert client.get_model_version_by_alias("ssvi-digits", "champion").version == expected, nll
 
 
 def test_an_unknown_run_key_fails_before_any_training(run: Any) -> None:

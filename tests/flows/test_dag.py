@@ -37,3 +37,10 @@ def test_ssvi_training_is_the_gpu_step() -> None:
     stages = dag.stages(REPO, "ssvi")
     assert [s.step for s in stages] == ["prepare", "train", "evaluate", "report"]
     assert [s.step for s in stages if s.resources == "gpu"] == ["train"]
+
+
+def test_every_study_names_the_model_and_metric_of_its_champion() -> None:
+    specs = {s.name: s.champion for s in dag.stages(REPO) if s.champion}
+    assert specs == {"mlc-train": {"model": "mlc-digits", "metric": "digits/mlc/acc_mean", "goal": "maximize"},
+                     "cdvae-train": {"model": "cdvae", "metric": "match_rate", "goal": "maximize"},
+                     "ssvi-train": {"model": "ssvi-digits", "metric": "ssvi-0.1/nll_mean", "goal": "minimize"}}
