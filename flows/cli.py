@@ -232,6 +232,46 @@ def evaluate_cifs(
 
 
 @app.command()
+def server(
+    port: Annotated[int, typer.Option(help="Port.")] = 4200,
+    host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you mean to share it.")] = "127.0.0.1",
+) -> None:
+    """Start a Prefect server for this project (SQLite in .prefect/, telemetry off); then export PREFECT_API_URL."""
+    _project()
+    exe = Path(sys.executable).with_name("prefect")
+    typer.echo(f"Prefect server on http://{host}:{port} (home {os.environ['PREFECT_HOME']}); "
+               f"in other shells: export PREFECT_API_URL=http://{host}:{port}/api")
+    os.execv(str(exe), [str(exe), "server", "start", "--host", host, "--port", str(port)])
+
+
+@app.command()
+def serve(
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Profile the scheduled runs use.")] = "cpu",
+    cron: Annotated[Optional[str], typer.Option(help="Cron schedule; default params.yaml `schedule.cron`.")] = None,
+    interval: Annotated[Optional[float], typer.Option(help="Run every N seconds instead of a cron schedule.")] = None,
+    study: Annotated[list[str], typer.Option(help="Only these studies in the scheduled pipeline (repeatable); default all.")] = [],
+) -> None:
+    """Publish the `pipeline` deployment on a schedule (and one deployment per study) and run them as they come due.
+
+    Needs a Prefect server (`studies server`, then PREFECT_API_URL). Unchanged steps are skipped, so a
+    scheduled run over unchanged data, params and code costs seconds.
+    """
+    project = _project()
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("serving needs a Prefect server: start one with `studies server` and export "
+              "PREFECT_API_URL=http://127.0.0.1:4200/api (or point it at your team's server).")
+    from flows import deploy
+    from tasks import params
+
+    try:
+        schedule = deploy.schedule_from(params.load(project.params_file), cron, interval)
+        params.resolve(params.load(project.params_file), profile)
+        deploy.serve_forever(project.root, profile, schedule, study or None)
+    except (ValueError, params.ParamsError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
 def ui(
     host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you mean to share it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 5000,

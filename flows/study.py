@@ -9,7 +9,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows import dag
-from tasks import tracking
+from tasks import params, tracking
 from tasks.project import Project
 from tasks.steps import publish_summary, register_champions, reproduce_stage
 
@@ -17,6 +17,10 @@ from tasks.steps import publish_summary, register_champions, reproduce_stage
 def run_study(root: Path, study: str, profile: str) -> dict[str, Any]:
     """Reproduce the study's stages in DAG order under one MLflow parent run; returns the summary."""
     project = Project(root)
+    # dvc.yaml's stages read the active profile from params.yaml: a scheduled or deployed run must set it as
+    # `studies run` does, or it would reproduce whichever profile the workspace last ran.
+    for change in params.apply(project.params_file, profile, {}):
+        print(f"params.yaml: {change}")
     flow_run_id = str(flow_run.get_id())
     tracking.configure(project)
     client = MlflowClient()
