@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -36,18 +37,10 @@ def predict(models: Sequence[nn.Module], X: np.ndarray, cfg: SSVIConfig, mode: s
             for m in model.modules():
                 if isinstance(m, nn.Dropout):
                     m.train()
-        with torch.no_grad(), (mean_weights(model) if mode == "mean" else _nullcontext()):
+        with torch.no_grad(), (mean_weights(model) if mode == "mean" else nullcontext()):
             for _ in range(draws):
                 total += torch.cat([torch.softmax(model(b), 1) for b in X_t.split(batch_size)]).double().cpu().numpy()
     return total / (draws * len(models))
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def shift_scores(probs_in: np.ndarray, probs_shifted: np.ndarray) -> dict[str, float]:
