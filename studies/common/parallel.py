@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -34,26 +35,37 @@ def chunksize(total: int, workers: int) -> int:
 
 
 def ordered_map(fn: Callable[[T], R], items: Sequence[T], workers: int = 0,
-                progress: Callable[[int, int], None] | None = None) -> list[R]:
+                progress: Callable[[int, int], None] | None = None,
+                on_result: Callable[[R], None] | None = None, chunk: int | None = None) -> list[R]:
     """[fn(x) for x in items], over `workers` processes (0: all cores, 1: in this process).
 
     `fn` must be a module-level function (or a functools.partial of one); `progress(done, total)`
-    is called after each item, ending with (total, total).
+    is called after each item, ending with (total, total). `on_result(r)` sees each result as soon
+    as it reaches this process (completion order, not item order), so a caller can save finished
+    work before the rest is done. Workers take `chunk` items at a time (default: `chunksize`); a
+    chunk's results come back together.
     """
     total = len(items)
     workers = resolve_workers(workers, total)
+    out: list = [None] * total
 
-    def collect(results: Iterable[R]) -> list[R]:
-        out = []
-        for item in results:
-            out.append(item)
+    def collect(results: Iterable[tuple[int, R]]) -> list[R]:
+        for done, (i, item) in enumerate(results, 1):
+            out[i] = item
+            if on_result is not None:
+                on_result(item)
             if progress is not None:
-                progress(len(out), total)
+                progress(done, total)
         return out
 
     if workers == 1:
-        return collect(map(fn, items))
+        return collect(enumerate(map(fn, items)))
     target = getattr(fn, "func", fn)
     _POOL_CONTEXT.set_forkserver_preload([target.__module__])
     with _POOL_CONTEXT.Pool(workers) as pool:
-        return collect(pool.imap(fn, items, chunksize=chunksize(total, workers)))
+        return collect(pool.imap_unordered(partial(_indexed, fn), enumerate(items), chunksize=chunk or chunksize(total, workers)))
+
+
+def _indexed(fn: Callable[[T], R], pair: tuple[int, T]) -> tuple[int, R]:
+    """fn on an (index, item) pair, keeping the index: results arrive unordered and are put back in place."""
+    return pair[0], fn(pair[1])

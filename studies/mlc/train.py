@@ -26,6 +26,22 @@ class MLCFit:
     gamma: np.ndarray
     history: list[dict] = field(default_factory=list)
 
+    def to_state(self) -> dict:
+        """Tensors, state dict and plain lists only, so `torch.load(weights_only=True)` can read it back."""
+        return {"model": self.model.state_dict(), "Z": torch.from_numpy(self.Z), "gamma": torch.from_numpy(self.gamma),
+                "history": self.history}
+
+    @classmethod
+    def from_state(cls, state: dict, in_dim: int, cfg: MLCConfig) -> "MLCFit":
+        """The fit `to_state` saved, its model rebuilt on `cfg.device` in eval mode as `fit_mlc` returns it."""
+        model = new_model(in_dim, cfg).to(resolve_device(cfg.device))
+        model.load_state_dict(state["model"])
+        return cls(model.eval(), state["Z"].numpy(), state["gamma"].numpy(), state["history"])
+
+
+def new_model(in_dim: int, cfg: MLCConfig) -> MLCNet:
+    return MLCNet(in_dim, cfg.hidden_dim, cfg.n_hidden, cfg.feature_dim)
+
 
 def _batch(data: torch.Tensor, batch_size: int | None, generator: torch.Generator) -> torch.Tensor:
     """The whole set (full batch) or a random subset drawn without replacement."""
@@ -55,7 +71,7 @@ def fit_mlc(
         torch.set_num_threads(cfg.num_threads)
     device = resolve_device(cfg.device)
     data = torch.as_tensor(X, dtype=torch.float32, device=device)
-    model = MLCNet(data.shape[1], cfg.hidden_dim, cfg.n_hidden, cfg.feature_dim).to(device)
+    model = new_model(data.shape[1], cfg).to(device)
     history: list[dict] = []
     total = cfg.warmup_steps + cfg.mlc_steps
     bar = tqdm(total=total, disable=not progress, desc="mlc", leave=False)

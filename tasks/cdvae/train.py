@@ -7,7 +7,6 @@ same configuration, data and code (its fingerprint). It is removed once the stag
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import asdict
@@ -23,6 +22,7 @@ from studies.cdvae.dataset import CrystalSet
 from studies.cdvae.train import BEST, FitResult, fit
 from studies.common.devices import resolve_device
 from studies.common.seeding import seed_everything
+from tasks import resume
 from tasks.cdvae import modelio
 from tasks.stages import StageContext
 
@@ -31,15 +31,8 @@ STUDY_CODE = Path(__file__).resolve().parents[2] / "studies" / "cdvae"
 
 def fingerprint(model_cfg: ModelConfig, train_cfg: TrainConfig, seed: int, prepared: Path) -> str:
     """What a resumable checkpoint must agree with: hyperparameters, seed, the prepared splits and the study code."""
-    h = hashlib.sha256(json.dumps([asdict(model_cfg), asdict(train_cfg), seed], sort_keys=True).encode())
-    for path in sorted([*prepared.glob("*.parquet"), prepared / "scalers.json", *STUDY_CODE.glob("*.py")]):
-        h.update(path.name.encode() + path.read_bytes())
-    return h.hexdigest()
-
-
-def state_dir(ctx: StageContext, name: str) -> Path:
-    """Where a training stage keeps its resumable state: beside, not inside, its DVC outputs."""
-    return ctx.project.root / "results" / ctx.profile / "cdvae" / name
+    return resume.fingerprint(asdict(model_cfg), asdict(train_cfg), seed,
+                              files=[*prepared.glob("*.parquet"), prepared / "scalers.json", *resume.study_code("cdvae")])
 
 
 def train(ctx: StageContext) -> None:
@@ -51,13 +44,13 @@ def train(ctx: StageContext) -> None:
     lattice_scaler, prop_scaler = modelio.scalers(prepared)
     seed_everything(p["seed"])
     model = CDVAE(model_cfg, lattice_scaler, prop_scaler).to(device)
-    result = fit_logged(model, train_set, val_set, model_cfg, train_cfg, p["seed"], prepared, state_dir(ctx, "train-state"), device)
+    result = fit_logged(model, train_set, val_set, model_cfg, train_cfg, p["seed"], prepared, resume.state_dir(ctx), device)
     modelio.save(model, out)
     save_history(result, out, len(train_set), model)
     mlflow.log_artifacts(str(out), "checkpoint")
     # pickled with its source (code_paths): `mlflow.pytorch.load_model` returns a working CDVAE without this checkout
     log_model(model, "cdvae")
-    shutil.rmtree(state_dir(ctx, "train-state"))
+    shutil.rmtree(resume.state_dir(ctx))
 
 
 def setup_device(cfg: TrainConfig) -> torch.device:

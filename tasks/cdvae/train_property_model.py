@@ -14,8 +14,9 @@ import numpy as np
 from studies.cdvae.config import ModelConfig, TrainConfig
 from studies.cdvae.property_model import PropertyModel
 from studies.common.seeding import seed_everything
+from tasks import resume
 from tasks.cdvae import modelio
-from tasks.cdvae.train import fit_logged, log_model, save_history, setup_device, state_dir
+from tasks.cdvae.train import fit_logged, log_model, save_history, setup_device
 from tasks.stages import StageContext
 
 STATE = "property-model-state"
@@ -34,7 +35,7 @@ def train_property_model(ctx: StageContext) -> None:
     _, prop_scaler = modelio.scalers(prepared)
     seed_everything(p["seed"])
     model = PropertyModel(model_cfg, prop_scaler).to(device)
-    result = fit_logged(model, train_set, val_set, model_cfg, train_cfg, p["seed"], prepared, state_dir(ctx, STATE), device)
+    result = fit_logged(model, train_set, val_set, model_cfg, train_cfg, p["seed"], prepared, resume.state_dir(ctx, STATE), device)
     modelio.save(model, out)
     summary = save_history(result, out, len(train_set), model)
     truth = test_set.prop.double().numpy()
@@ -46,4 +47,4 @@ def train_property_model(ctx: StageContext) -> None:
     print(f"property model ({splits['property']}): test MAE {mae:.4f} (predicting the training mean: {mean_mae:.4f})")
     mlflow.log_artifacts(str(out), "property-model")
     log_model(model, "property-model")
-    shutil.rmtree(state_dir(ctx, STATE))
+    shutil.rmtree(resume.state_dir(ctx, STATE))

@@ -4,6 +4,9 @@ Runs are independent, so they fan out over worker processes (`train.workers`; 1 
 GPU device requires). Each (run, seed) leaves `<run>/seed<k>/model.pt` (its state dicts: an ensemble has
 several), `history.parquet` (per-epoch NLL, σ, KL) and `run.json` (resolved config, cost); MLflow gets the
 per-epoch curves of every run's first seed, the final σ/KL of all of them, and the SSVI model.
+
+Each finished (run, seed) is also kept in `results/<profile>/ssvi/train-state/` (tasks/resume.py) as it arrives,
+so a stage that was killed dispatches only the fits it had not finished; MLflow gets the same from both.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ from studies.common.parallel import ordered_map
 from studies.ssvi.config import SSVIConfig
 from studies.ssvi.models import INPUT_SHAPES
 from studies.ssvi.train import fit_job, load_models
+from tasks import resume
+from tasks.resume import FitStore
 from tasks.ssvi.prepare import load
 from tasks.stages import StageContext
 
@@ -50,7 +55,8 @@ def train(ctx: StageContext) -> None:
     print(f"training {len(configs)} runs × {len(p['seeds'])} seeds = {len(jobs)} fits on {device} ({workers or 'all'} workers)")
     mlflow.set_tags({"device": str(device)})
     start = time.perf_counter()
-    results = ordered_map(fit_job, jobs, workers, progress=_progress(jobs, start))
+    store = FitStore(resume.state_dir(ctx))
+    results = _fit_or_resume(jobs, workers, split, store, start)
     out = ctx.outputs["train"]
     metrics: list[Metric] = []
     for result in results:
@@ -66,6 +72,31 @@ def train(ctx: StageContext) -> None:
     if LOGGED_MODEL_RUN in configs:
         first = next(r for r in results if r["run"] == LOGGED_MODEL_RUN)
         _log_model(configs[LOGGED_MODEL_RUN], first["seed"], first["state_dicts"], split["X_train"])
+    store.clear()
+
+
+def _fit_or_resume(jobs: list[dict[str, Any]], workers: int, split: dict[str, np.ndarray], store: FitStore,
+                   start: float) -> list[dict[str, Any]]:
+    """fit_job's result for every job, in job order: saved ones from `store`, the others fitted and saved as each finishes."""
+    data = resume.fingerprint(split["X_train"], split["y_train"])  # once, not per job
+    code = resume.study_code("ssvi", "common")
+    fingerprints = {_key(job): resume.fingerprint({k: v for k, v in job.items() if k not in ("X", "y")}, data, files=code)
+                    for job in jobs}
+    done = store.load_done(fingerprints)
+    todo = [job for job in jobs if _key(job) not in done]
+
+    def save(result: dict[str, Any]) -> None:
+        store.save(_key(result), fingerprints[_key(result)], result)
+
+    # one job per chunk: each fit is saved as soon as it finishes, not with its chunk
+    fresh = ordered_map(fit_job, todo, workers, progress=_progress(todo, start), on_result=save, chunk=1)
+    results = done | {_key(r): r for r in fresh}
+    return [results[_key(job)] for job in jobs]
+
+
+def _key(job: dict[str, Any]) -> str:
+    """A job's (or its result's) name in the state folder."""
+    return f"{job['run']}/seed{job['seed']}"
 
 
 def _progress(jobs: list[dict[str, Any]], start: float):
