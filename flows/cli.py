@@ -49,6 +49,21 @@ def _pairs(values: list[str], flag: str) -> dict[str, Path]:
     return out
 
 
+def _dispatch(project: Project, pools: list[str]) -> None:
+    """`--dispatch gpu`: checked against the resources dvc.yaml names, then handed to the flows through the environment."""
+    if not pools:
+        return
+    from flows import dag
+
+    known = {s.resources for s in dag.stages(project.root) if s.resources}
+    if unknown := sorted(set(pools) - known):
+        _fail(f"--dispatch {', '.join(unknown)}: no stage has that resource; dvc.yaml's are: {', '.join(sorted(known))}.")
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("--dispatch needs a Prefect server that the workers share: start `studies server` and export "
+              "PREFECT_API_URL=http://127.0.0.1:4200/api, then `studies worker --pool POOL` in another checkout.")
+    os.environ["STUDIES_DISPATCH"] = ",".join(pools)
+
+
 @app.command()
 def ingest(
     mirror: Annotated[Optional[Path], typer.Option(help="Folder with CDVAE-format datasets (cdvae/<name>/<split>.csv); default $STUDIES_DATA_MIRROR or ../shared/datasets.")] = None,
@@ -75,6 +90,7 @@ def run(
     profile: Annotated[str, typer.Option("--profile", "-p", help="Named profile in params.yaml: ci (seconds), cpu (minutes), paper (GPU).")] = "cpu",
     set_: Annotated[list[str], typer.Option("--set", "-s", help="Override a param of the profile, e.g. -s mlc.train.seeds=[0]. Written to params.yaml, as `dvc exp run -S` does.")] = [],
     push: Annotated[bool, typer.Option(help="Push data and outputs to the DVC remote at the end.")] = True,
+    dispatch: Annotated[list[str], typer.Option(help="Send steps of this resource (dvc.yaml meta.resources, e.g. gpu) to `studies worker --pool` workers (repeatable); default $STUDIES_DISPATCH, else in-process.")] = [],
 ) -> None:
     """Run the pipeline flow (ingest → prepare → train → evaluate → report) on a profile.
 
@@ -82,6 +98,7 @@ def run(
     run, its metrics and artifacts land in MLflow (`studies ui`), the report in reports/.
     """
     project = _project()
+    _dispatch(project, dispatch)
     from tasks import params
 
     try:
@@ -250,6 +267,7 @@ def serve(
     cron: Annotated[Optional[str], typer.Option(help="Cron schedule; default params.yaml `schedule.cron`.")] = None,
     interval: Annotated[Optional[float], typer.Option(help="Run every N seconds instead of a cron schedule.")] = None,
     study: Annotated[list[str], typer.Option(help="Only these studies in the scheduled pipeline (repeatable); default all.")] = [],
+    dispatch: Annotated[list[str], typer.Option(help="Send steps of this resource (dvc.yaml meta.resources, e.g. gpu) to `studies worker --pool` workers (repeatable); default $STUDIES_DISPATCH, else in-process.")] = [],
 ) -> None:
     """Publish the `pipeline` deployment on a schedule (and one deployment per study) and run them as they come due.
 
@@ -257,6 +275,7 @@ def serve(
     scheduled run over unchanged data, params and code costs seconds.
     """
     project = _project()
+    _dispatch(project, dispatch)
     if not os.environ.get("PREFECT_API_URL"):
         _fail("serving needs a Prefect server: start one with `studies server` and export "
               "PREFECT_API_URL=http://127.0.0.1:4200/api (or point it at your team's server).")
@@ -269,6 +288,31 @@ def serve(
         deploy.serve_forever(project.root, profile, schedule, study or None)
     except (ValueError, params.ParamsError) as exc:
         _fail(str(exc))
+
+
+@app.command()
+def worker(
+    pool: Annotated[str, typer.Option(help="Which steps to take: dvc.yaml `meta.resources` (e.g. gpu).")] = "gpu",
+    name: Annotated[Optional[str], typer.Option(help="Worker name recorded in MLflow; default host-pid.")] = None,
+    slots: Annotated[Optional[int], typer.Option(help="Steps at a time; default one per visible GPU (at least 1).")] = None,
+) -> None:
+    """Run the pool's steps (e.g. training, Langevin generation) for flows started with `--dispatch POOL`.
+
+    Start it in its own checkout of the same commit, with the flow's PREFECT_API_URL, MLFLOW_TRACKING_URI,
+    DVC remote and Prefect result storage (PREFECT_LOCAL_STORAGE_PATH or a storage block): inputs and outputs
+    travel through the DVC remote, never through a shared folder.
+    """
+    _project()
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("a worker needs the flow's Prefect server: export PREFECT_API_URL=http://HOST:4200/api.")
+    if slots is not None and slots < 1:
+        _fail(f"--slots {slots}: must be at least 1.")
+    if not (os.environ.get("PREFECT_LOCAL_STORAGE_PATH") or os.environ.get("PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK")):
+        typer.secho("warning: PREFECT_LOCAL_STORAGE_PATH is not set, so results go to this checkout's .prefect/storage; "
+                    "the flow must read the same storage or it waits forever.", fg="yellow", err=True)
+    from tasks.dispatch import serve_pool
+
+    serve_pool(pool, name, slots)
 
 
 @app.command()

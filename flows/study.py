@@ -5,13 +5,13 @@ from pathlib import Path
 from typing import Any
 
 from mlflow.tracking import MlflowClient
-from prefect import flow
+from prefect import Task, flow
 from prefect.runtime import flow_run
 
 from flows import dag
-from tasks import params, tracking
+from tasks import caching, dispatch, params, tracking
 from tasks.project import Project
-from tasks.steps import publish_summary, register_champions, reproduce_stage
+from tasks.steps import dispatch_stage, publish_summary, register_champions, reproduce_stage
 
 
 def run_study(root: Path, study: str, profile: str) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def run_study(root: Path, study: str, profile: str) -> dict[str, Any]:
     run_id = parent.info.run_id
     try:
         stages = dag.stages(root, study)
-        results = [stage_task(s)(root, s.name, run_id, flow_run_id) for s in stages]
+        results = [run_stage(root, s, run_id, flow_run_id) for s in stages]
         metrics = [m for s in stages for m in s.metrics]
         markdown = publish_summary(root, study, profile, run_id, results, metrics)
         champions = {s.name: s.champion for s in stages if s.champion}
@@ -41,9 +41,23 @@ def run_study(root: Path, study: str, profile: str) -> dict[str, Any]:
     return {"study": study, "mlflow_run_id": run_id, "stages": results, "summary": markdown, "registered": registered}
 
 
-def stage_task(stage: dag.StageInfo):
-    """The reproduce task, tagged with the stage's resource (e.g. `gpu`) so work pools and concurrency limits can route it."""
-    return reproduce_stage.with_options(tags={stage.resources}) if stage.resources else reproduce_stage
+def run_stage(root: Path, stage: dag.StageInfo, parent_run_id: str, flow_run_id: str) -> dict[str, Any]:
+    """One stage as a cached Prefect task. The cache entry is refreshed instead of read when DVC says the stage
+    is not up to date (tasks/caching.py); a hit is reported as `cached`."""
+    task, extra = stage_task(stage, refresh=caching.needs_refresh(root, stage.name))
+    state = task(root, stage.name, parent_run_id, flow_run_id, **extra, return_state=True)
+    result = state.result()
+    if state.name == "Cached":
+        return {**result, "verdict": "cached", "seconds": 0.0}
+    return result
+
+
+def stage_task(stage: dag.StageInfo, refresh: bool = False) -> tuple[Task, dict[str, str]]:
+    """On a worker of the stage's pool when that pool is configured (tasks/dispatch.py), in this process otherwise,
+    still tagged with its resource so a `gpu` concurrency limit covers it here too."""
+    if stage.resources and stage.resources in dispatch.configured_pools():
+        return dispatch_stage.with_options(refresh_cache=refresh), {"pool": stage.resources}
+    return reproduce_stage.with_options(refresh_cache=refresh, tags={stage.resources} if stage.resources else set()), {}
 
 
 def make_study_flow(study: str):

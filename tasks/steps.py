@@ -15,6 +15,7 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from tasks import tracking
+from tasks.caching import cache_key
 from tasks.project import Project
 from tasks.versioning import DvcError, run_dvc
 
@@ -51,13 +52,21 @@ def ensure_data(root: Path) -> str:
         return "ingested"
 
 
-@task(name="reproduce-stage", task_run_name="{stage}")
-def reproduce_stage(root: Path, stage: str, parent_run_id: str, flow_run_id: str) -> dict[str, Any]:
+def stage_env(root: Path, stage: str, parent_run_id: str, flow_run_id: str) -> dict[str, str]:
+    """What a stage's MLflow run needs to know: its parent run, the flow run, and the step's cache key (which
+    links a retried attempt to the one it resumes)."""
+    from tasks.caching import stage_key
+
+    return {tracking.PARENT_RUN_ENV: parent_run_id, tracking.FLOW_RUN_ENV: flow_run_id, tracking.INPUT_KEY_ENV: stage_key(root, stage)}
+
+
+def repro(root: Path, stage: str, env: dict[str, str]) -> dict[str, Any]:
     """`dvc repro --single-item <stage>`; reports whether it ran, was restored from the run-cache, or was up to date."""
-    logger = get_run_logger()
-    env = {**os.environ, tracking.PARENT_RUN_ENV: parent_run_id, tracking.FLOW_RUN_ENV: flow_run_id, "STUDIES_ROOT": str(root)}
+    from tasks.dispatch import executor
+
     start = time.perf_counter()
-    out = run_dvc(root, "repro", "--single-item", stage, env=env, stream=True)
+    env = {tracking.EXECUTOR_ENV: executor(), **env, "STUDIES_ROOT": str(root)}  # the checkout it runs in, flow's or worker's
+    out = run_dvc(root, "repro", "--single-item", stage, env={**os.environ, **env}, stream=True)
     seconds = time.perf_counter() - start
     if "didn't change, skipping" in out:
         verdict = "up to date"
@@ -65,8 +74,22 @@ def reproduce_stage(root: Path, stage: str, parent_run_id: str, flow_run_id: str
         verdict = "restored from DVC run-cache"
     else:
         verdict = "ran"
-    logger.info("stage %s: %s in %.1f s", stage, verdict, seconds)
-    return {"stage": stage, "verdict": verdict, "seconds": round(seconds, 1)}
+    get_run_logger().info("stage %s: %s in %.1f s", stage, verdict, seconds)
+    return {"stage": stage, "verdict": verdict, "seconds": round(seconds, 1), "executor": env[tracking.EXECUTOR_ENV]}
+
+
+@task(name="reproduce-stage", task_run_name="{stage}", cache_key_fn=cache_key, persist_result=True)
+def reproduce_stage(root: Path, stage: str, parent_run_id: str, flow_run_id: str) -> dict[str, Any]:
+    """Reproduce the stage in this process; a Prefect cache hit (same inputs, params and code) skips even DVC."""
+    return repro(root, stage, stage_env(root, stage, parent_run_id, flow_run_id))
+
+
+@task(name="dispatch-stage", task_run_name="{stage} → {pool}", cache_key_fn=cache_key, persist_result=True)
+def dispatch_stage(root: Path, stage: str, parent_run_id: str, flow_run_id: str, pool: str) -> dict[str, Any]:
+    """Reproduce the stage on a worker of `pool` (tasks/dispatch.py); same cache key as in-process."""
+    from tasks.dispatch import dispatch
+
+    return dispatch(root, stage, pool, stage_env(root, stage, parent_run_id, flow_run_id))
 
 
 @task(name="push-outputs", retries=2, retry_delay_seconds=5)

@@ -7,6 +7,8 @@ A stage run started by a Prefect flow is nested under that flow's study run
 from __future__ import annotations
 
 import os
+import platform
+import socket
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +20,8 @@ from tasks.project import Project
 
 PARENT_RUN_ENV = "STUDIES_PARENT_RUN_ID"
 FLOW_RUN_ENV = "STUDIES_FLOW_RUN_ID"
+INPUT_KEY_ENV = "STUDIES_INPUT_KEY"  # the step's cache key: attempts at the same inputs share it
+EXECUTOR_ENV = "STUDIES_EXECUTOR"  # the flow or worker process that ran `dvc repro`
 
 
 def configure(project: Project) -> None:
@@ -96,11 +100,50 @@ def flatten(params: Mapping[str, Any], prefix: str = "", sep: str = ".") -> dict
 def stage_run(project: Project, study: str, stage: str, profile: str, params: Mapping[str, Any]) -> Iterator[mlflow.ActiveRun]:
     exp = experiment_id(project, study)
     parent = os.environ.get(PARENT_RUN_ENV) or None
+    tags = run_tags(project, study, profile, stage) | execution_tags()
+    previous = previous_attempt(exp, stage, tags.get("studies.input_key"))
+    if previous is not None:
+        tags |= {"studies.previous_attempt": previous.info.run_id,
+                 "studies.attempt": str(int(previous.data.tags.get("studies.attempt", "1")) + 1)}
     with mlflow.start_run(
         experiment_id=exp,
         run_name=f"{study}-{stage} ({profile})",
-        tags=run_tags(project, study, profile, stage),
+        tags=tags,
         parent_run_id=parent,
     ) as run:
+        if previous is not None:
+            close_attempt(previous, run.info.run_id)
         mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
         yield run
+
+
+def execution_tags() -> dict[str, str]:
+    """Where and how the step runs: the process that ran it (flow or worker), the device torch would pick, the
+    step's cache key (attempts at the same inputs share it). Stages that choose a device themselves overwrite `device`."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    tags = {"studies.executor": os.environ.get(EXECUTOR_ENV, "dvc repro (no flow)"), "host": socket.gethostname(),
+            "device": "cuda" if cuda else "cpu", "device.name": torch.cuda.get_device_name(0) if cuda else platform.processor() or "cpu",
+            "device.gpus": str(torch.cuda.device_count())}
+    if key := os.environ.get(INPUT_KEY_ENV):
+        tags["studies.input_key"] = key
+    return tags
+
+
+def previous_attempt(experiment: str, stage: str, input_key: str | None) -> Any:
+    """The latest unfinished run of this step on the same inputs (a crashed or killed attempt), if any."""
+    if not input_key:
+        return None
+    runs = mlflow.search_runs([experiment], f"tags.stage = '{stage}' and tags.`studies.input_key` = '{input_key}' "
+                              "and attributes.status != 'FINISHED'", order_by=["attributes.start_time DESC"],
+                              max_results=1, output_format="list")
+    return runs[0] if runs else None
+
+
+def close_attempt(previous: Any, successor: str) -> None:
+    """Link the attempt to its successor; one still RUNNING lost its process (kill -9), so it is marked FAILED."""
+    client = mlflow.MlflowClient()
+    client.set_tag(previous.info.run_id, "studies.next_attempt", successor)
+    if previous.info.status == "RUNNING":
+        client.set_terminated(previous.info.run_id, "FAILED")

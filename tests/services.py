@@ -51,15 +51,18 @@ def service(cmd: list[str], health: str, log: Path, env: dict[str, str] | None =
 
 
 @contextmanager
-def prefect_server(home: Path, scheduler: bool = False) -> Iterator[str]:
+def prefect_server(home: Path, scheduler: bool = False, leases: bool = False) -> Iterator[str]:
     """A Prefect API server. Its services stay on except those tests have no use for: Prefect 3 records task
     runs from client events in the TaskRunRecorder service, so under `--no-services` /task_runs/filter is empty.
-    `scheduler=True` keeps the scheduler, which turns deployment schedules into flow runs (every 5 s here)."""
+    `scheduler=True` keeps the scheduler, which turns deployment schedules into flow runs (every 5 s here);
+    `leases=True` keeps the repossessor, which frees the concurrency slots of holders that died (every 5 s here)."""
     port = free_port()
-    off = ("LATE_RUNS", "TRIGGERS", "FOREMAN", "CANCELLATION_CLEANUP", "PAUSE_EXPIRATIONS", "REPOSSESSOR")
+    off = ("LATE_RUNS", "TRIGGERS", "FOREMAN", "CANCELLATION_CLEANUP", "PAUSE_EXPIRATIONS")
     off += () if scheduler else ("SCHEDULER",)
+    off += () if leases else ("REPOSSESSOR",)
     env = {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-           "PREFECT_SERVER_UI_ENABLED": "false", "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5"} | {
+           "PREFECT_SERVER_UI_ENABLED": "false", "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
+           "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "5"} | {
         f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in off}
     cmd = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     with service(cmd, f"http://127.0.0.1:{port}/api/health", home / "prefect-server.log", env):

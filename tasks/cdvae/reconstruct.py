@@ -44,6 +44,7 @@ def reconstruct(ctx: StageContext) -> None:
     p = ctx.params["reconstruct"]
     cfg = LangevinConfig.from_dict(p["langevin"])
     device = resolve_device(p["device"])
+    mlflow.set_tag("device", str(device))
     model = modelio.load(ctx.inputs["train"], device)
     test = pl.read_parquet(ctx.inputs["prepared"] / "test.parquet")
     if p.get("n_crystals"):

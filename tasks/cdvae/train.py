@@ -54,9 +54,12 @@ def train(ctx: StageContext) -> None:
 
 
 def setup_device(cfg: TrainConfig) -> torch.device:
+    """The configured device (`auto`: a GPU when the worker has one), recorded on the stage's MLflow run."""
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    return resolve_device(cfg.device)
+    device = resolve_device(cfg.device)
+    mlflow.set_tag("device", str(device))
+    return device
 
 
 def fit_logged(model: torch.nn.Module, train_set: CrystalSet, val_set: CrystalSet, model_cfg: ModelConfig,

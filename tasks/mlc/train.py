@@ -17,6 +17,7 @@ import torch
 from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
 
+from studies.common.devices import resolve_device
 from studies.mlc.config import MLCConfig
 from studies.mlc.train import MLCFit, fit_mlc
 from tasks import resume
@@ -39,6 +40,8 @@ def train(ctx: StageContext) -> None:
     code = resume.study_code("mlc", "common")
     fingerprints = {key: resume.fingerprint(asdict(config_for(p, entry["name"])), seed, data[entry["name"]], entry["image_shape"],
                                             files=code) for key, (entry, seed) in jobs.items()}
+    devices = {str(resolve_device(config_for(p, entry["name"]).device)) for entry in entries}
+    mlflow.set_tag("device", ",".join(sorted(devices)))  # chosen now, from the configs (e.g. `auto` on a GPU worker)
     store = FitStore(resume.state_dir(ctx))
     done = store.load_done(fingerprints)
     timings: dict[str, float] = {}

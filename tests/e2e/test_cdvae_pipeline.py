@@ -275,7 +275,7 @@ def test_killed_training_resumes_from_its_checkpoint(run: Any, tmp_path: Path) -
     assert found, f"the rerun did not resume:\n{output[-6000:]}"
     resumed_epoch, resumed_step = int(found[1]), int(found[2])
     assert resumed_step > 0 and resumed_epoch < epochs, found[0]
-    assert "| cdvae-prepare | up to date |" in rerun.stdout, rerun.stdout[-4000:]
+    assert "| cdvae-prepare | cached |" in rerun.stdout, rerun.stdout[-4000:]
     assert "| cdvae-train | ran |" in rerun.stdout, rerun.stdout[-4000:]
 
     import polars as pl

@@ -87,9 +87,9 @@ def test_changing_an_evaluate_param_reruns_only_evaluate_and_report(run: Any) ->
     root, env = run["root"], run["env"]
     out = studies(root, env, "run", "mlc", "--profile", "ci", "--set", "mlc.evaluate.rank_energy=0.9").stdout
     assert "params.yaml: profiles.ci.mlc.evaluate.rank_energy: 0.95 → 0.9" in out
-    for stage, verdict in [("mlc-prepare", "up to date"), ("mlc-train", "up to date"), ("mlc-evaluate", "ran"), ("mlc-report", "ran")]:
+    for stage, verdict in [("mlc-prepare", "cached"), ("mlc-train", "cached"), ("mlc-evaluate", "ran"), ("mlc-report", "ran")]:
         assert f"| {stage} | {verdict} |" in out, out[-3000:]
     # A train param re-runs train and what follows, not prepare (bare dvc repro, embedded in the same workspace).
     out = studies(root, env, "run", "mlc", "--profile", "ci", "--set", "mlc.train.seeds=[1]").stdout
-    for stage, verdict in [("mlc-prepare", "up to date"), ("mlc-train", "ran"), ("mlc-evaluate", "ran"), ("mlc-report", "ran")]:
+    for stage, verdict in [("mlc-prepare", "cached"), ("mlc-train", "ran"), ("mlc-evaluate", "ran"), ("mlc-report", "ran")]:
         assert f"| {stage} | {verdict} |" in out, out[-3000:]

@@ -83,7 +83,7 @@ def test_dvc_repro_right_after_is_a_no_op_and_a_train_param_reruns_from_train(ru
     root, env = run["root"], run["env"]
     assert "Running stage" not in dvc(root, env, "repro", "ssvi-report")
     out = studies(root, env, "run", "ssvi", "--profile", "ci", "--set", "ssvi.train.defaults.n_samples=2").stdout
-    for stage, verdict in [("ssvi-prepare", "up to date"), ("ssvi-train", "ran"), ("ssvi-evaluate", "ran"), ("ssvi-report", "ran")]:
+    for stage, verdict in [("ssvi-prepare", "cached"), ("ssvi-train", "ran"), ("ssvi-evaluate", "ran"), ("ssvi-report", "ran")]:
         assert f"| {stage} | {verdict} |" in out, out[-3000:]
     # The retrained model is version 2; `champion` moved to it only if its NLL is lower.
     client = run["mlflow"]

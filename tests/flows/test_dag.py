@@ -1,4 +1,6 @@
 
+import pytest
+
 from flows import dag
 from tests.conftest import REPO
 
@@ -22,15 +24,20 @@ def test_every_stage_has_a_step_function() -> None:
         assert stage.step in study_steps(stage.study), stage.name
 
 
-def test_cdvae_gpu_steps_are_marked_from_dvc_yaml_meta() -> None:
+def test_cdvae_gpu_steps_are_marked_from_dvc_yaml_meta(monkeypatch: pytest.MonkeyPatch) -> None:
     from flows.study import stage_task
 
     stages = {s.step: s for s in dag.stages(REPO, "cdvae")}
     assert list(stages) == ["prepare", "train", "generate", "reconstruct", "evaluate", "train-property-model",
                             "evaluate-generation", "report"]
     assert {s for s, info in stages.items() if info.resources == "gpu"} == {"train", "reconstruct", "generate"}
-    assert stage_task(stages["train"]).tags == {"gpu"}
-    assert stage_task(stages["prepare"]).tags == set()
+    monkeypatch.delenv("STUDIES_DISPATCH", raising=False)
+    assert stage_task(stages["train"])[0].tags == {"gpu"}
+    assert stage_task(stages["prepare"])[0].tags == set()
+    monkeypatch.setenv("STUDIES_DISPATCH", "gpu")  # a configured pool: its steps go to workers, the others stay here
+    task, extra = stage_task(stages["generate"])
+    assert task.name == "dispatch-stage" and extra == {"pool": "gpu"}
+    assert stage_task(stages["prepare"])[0].name == "reproduce-stage"
 
 
 def test_ssvi_training_is_the_gpu_step() -> None:
