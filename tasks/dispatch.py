@@ -69,14 +69,13 @@ def run_on_worker(request: dict[str, Any]) -> dict[str, Any]:
     from tasks.steps import repro  # the same `dvc repro` call the flow makes in-process
 
     root, stage = Project.here().root, request["stage"]
-    logger = get_run_logger()
     if (mine := workspace_code(root, stage)) != request["code"]:
         differ = sorted(k for k in set(mine) | set(request["code"]) if mine.get(k) != request["code"].get(k))
         raise WorkerError(f"worker {worker_id()} at {root} has other code for {stage} than the flow: {', '.join(differ)}. "
                           f"Fix: check out the flow's commit ({request['commit']}) in the worker's checkout and restart it.")
     for rel, text in {"params.yaml": request["params_yaml"], "dvc.lock": request["dvc_lock"], **request["dvc_files"]}.items():
         (root / rel).write_text(text)
-    logger.info("%s: pulling %s from the DVC remote", stage, ", ".join(request["inputs"]))
+    get_run_logger().info("%s: pulling %s from the DVC remote", stage, ", ".join(request["inputs"]))
     run_dvc(root, "pull", *request["inputs"])
     result = repro(root, stage, request["env"])
     run_dvc(root, "push", stage)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import BIN, project_env
 
-COMMANDS = ["ingest", "run", "stage", "report", "generate", "evaluate-cifs", "ui"]
+COMMANDS = ["ingest", "run", "stage", "report", "generate", "evaluate-cifs", "ui", "server", "serve", "worker"]
 
 
 def studies(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -88,3 +88,17 @@ loop_
  _atom_site_occupancy
   Po  Po0  0.0  0.0  0.0  1
 """
+
+
+def test_dispatch_to_an_unknown_pool_names_the_known_ones_and_params_stay(project: Path) -> None:
+    before = (project / "params.yaml").read_bytes()
+    out = studies(project, "run", "mlc", "--profile", "ci", "--dispatch", "tpu")
+    assert out.returncode == 2 and "--dispatch tpu" in out.stderr and "gpu" in out.stderr
+    assert (project / "params.yaml").read_bytes() == before
+
+
+def test_dispatch_and_worker_need_a_shared_prefect_server(project: Path) -> None:
+    out = studies(project, "run", "mlc", "--profile", "ci", "--dispatch", "gpu")
+    assert out.returncode == 2 and "PREFECT_API_URL" in out.stderr and "studies worker" in out.stderr
+    out = studies(project, "worker", "--pool", "gpu")
+    assert out.returncode == 2 and "PREFECT_API_URL" in out.stderr
