@@ -7,10 +7,11 @@ step k and ends with the same weights as a run that was never interrupted.
 """
 from __future__ import annotations
 
+import pickle
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,21 +60,23 @@ def fit(model: nn.Module, train: CrystalSet, val: CrystalSet, cfg: TrainConfig, 
     state, resumed = TrainState(), None
     last = state_dir / LAST
     if last.exists():
-        saved = torch.load(last, weights_only=False)
-        if saved["fingerprint"] == fingerprint:
+        saved = _read_checkpoint(last)
+        if saved is not None and saved["fingerprint"] == fingerprint:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             scheduler.load_state_dict(saved["scheduler"])
             torch.set_rng_state(saved["rng"])
-            state, resumed = saved["state"], saved["state"].global_step
+            state = TrainState(**saved["state"])
+            resumed = state.global_step
             print(f"resuming from {last} at epoch {state.epoch}, step {state.global_step}")
-        else:
+        elif saved is not None:
             print(f"ignoring {last}: it belongs to another configuration or dataset; training from scratch")
 
     def checkpoint() -> None:
         tmp = last.with_suffix(".tmp")
+        # only tensors and plain values (the state as a dict), so it loads back with weights_only=True
         torch.save({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "state": state}, tmp)
+                    "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "state": asdict(state)}, tmp)
         tmp.replace(last)  # atomic: a kill during the save leaves the previous checkpoint intact
 
     n_batches = -(-len(train) // cfg.batch_size)
@@ -122,6 +125,16 @@ def fit(model: nn.Module, train: CrystalSet, val: CrystalSet, cfg: TrainConfig, 
 
 
 @torch.no_grad()
+def _read_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The checkpoint through torch's safe loader (no pickled code runs); None, said aloud, when it cannot be read
+    that way (truncated, or written by an older version that pickled objects): training starts over."""
+    try:
+        return torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        print(f"ignoring {path}: not a readable checkpoint ({type(exc).__name__}); training from scratch")
+        return None
+
+
 def evaluate_losses(model: nn.Module, crystals: CrystalSet, batch_size: int, seed: int,
                     device: torch.device = torch.device("cpu")) -> dict[str, float]:
     """Mean loss terms without teacher forcing (as upstream validates), on fixed noise draws.

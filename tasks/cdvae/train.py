@@ -81,7 +81,7 @@ def fit_logged(model: torch.nn.Module, train_set: CrystalSet, val_set: CrystalSe
     for record in result.state.history:
         if record["epoch"] not in logged:
             log_epoch(record)
-    model.load_state_dict(torch.load(states / BEST, map_location=device))
+    model.load_state_dict(torch.load(states / BEST, map_location=device, weights_only=True))
     mlflow.set_tag("cdvae.resumed_from_step", str(result.resumed_from_step))
     return result
 

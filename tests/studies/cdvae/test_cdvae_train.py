@@ -9,7 +9,7 @@ import torch
 from studies.cdvae.config import TrainConfig
 from studies.cdvae.dataset import CrystalSet
 from studies.common.seeding import seed_everything
-from studies.cdvae.train import BEST, LAST, evaluate_losses, fit
+from studies.cdvae.train import BEST, LAST, TrainState, evaluate_losses, fit
 from tests.studies.cdvae.perov import crystal_set, tiny_model
 
 CFG = TrainConfig(epochs=2, batch_size=4, checkpoint_every=1, val_batch_size=8, lr=1e-3)
@@ -78,3 +78,15 @@ def test_training_reduces_the_losses_of_the_heads_on_z(tmp_path: Path) -> None:
     heads = ("natom", "lattice", "composition")
     assert sum(after[k] for k in heads) < sum(before[k] for k in heads), (before, after)
     assert {"train_coord", "val_coord", "train_type", "val_kld", "lr"} <= set(result.state.history[-1])
+
+
+def test_a_checkpoint_holding_pickled_objects_is_not_unpickled(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Checkpoints load through torch's weights-only loader: one carrying a Python object (an older format, or a
+    planted file) is refused, said aloud, and training starts over instead of running its pickle."""
+    train = crystal_set(8)
+    torch.save({"fingerprint": "one", "state": TrainState(global_step=3)}, tmp_path / LAST)
+    _, fit = _train(tmp_path, train, train, fingerprint="one")
+    assert fit.resumed_from_step is None and fit.state.global_step == 4
+    assert "not a readable checkpoint (UnpicklingError)" in capsys.readouterr().out
+    saved = torch.load(tmp_path / LAST, weights_only=True)  # what it writes now reads back safely
+    assert saved["state"]["global_step"] == 4
