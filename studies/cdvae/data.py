@@ -63,7 +63,20 @@ def _parse_cif(cif: str) -> Structure:
         structure = Structure.from_str(cif, fmt="cif")
     if not structure.is_ordered:
         raise ValueError("it has partially occupied sites; CDVAE needs one element per site")
+    check_cell(structure)
     return structure
+
+
+def check_cell(structure: Structure) -> None:
+    """pymatgen accepts cells no crystal has (found by fuzzing: a zero, NaN or 1e308 length); refuse them here."""
+    matrix, coords = structure.lattice.matrix, structure.frac_coords
+    if len(structure) == 0:
+        raise ValueError("it has no atoms")
+    if not (np.isfinite(matrix).all() and np.isfinite(coords).all()):
+        raise ValueError("its cell or coordinates are not finite numbers")
+    volume = abs(float(np.linalg.det(matrix)))
+    if not 1e-3 < volume < 1e9:
+        raise ValueError(f"its cell volume {volume:.3g} Å³ is not that of a crystal")
 
 
 def parse_structures(df: pl.DataFrame, source: str) -> pl.DataFrame:
