@@ -323,7 +323,9 @@ def ui(
     """Serve the MLflow UI on the project's tracking store (open http://HOST:PORT)."""
     project = _project()
     exe = Path(sys.executable).with_name("mlflow")
-    typer.echo(f"MLflow UI on http://{host}:{port} (store {project.mlflow_uri}); Ctrl-C to stop")
+    from tasks.redact import redact_url
+
+    typer.echo(f"MLflow UI on http://{host}:{port} (store {redact_url(project.mlflow_uri)}); Ctrl-C to stop")
     os.execv(str(exe), [str(exe), "server", "--backend-store-uri", project.mlflow_uri,
                         "--default-artifact-root", project.mlflow_artifacts.as_uri(),
                         "--host", host, "--port", str(port), "--workers", "1"])

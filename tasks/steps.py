@@ -17,6 +17,7 @@ from prefect import get_run_logger, task
 from tasks import tracking
 from tasks.caching import cache_key
 from tasks.project import Project
+from tasks.redact import redact_url
 from tasks.versioning import DvcError, run_dvc
 
 
@@ -120,7 +121,7 @@ def publish_summary(project_root: Path, study: str, profile: str, parent_run_id:
         mlflow.log_metrics(metrics)
         mlflow.log_dict({"stages": results}, "stages.json")
     lines = [f"# {study} — profile `{profile}`", "", f"MLflow run `{parent_run_id}` in experiment `{study}` "
-             f"({project.mlflow_uri}; `studies ui` to browse).", "", "| stage | verdict | seconds |", "|---|---|---|"]
+             f"({redact_url(project.mlflow_uri)}; `studies ui` to browse).", "", "| stage | verdict | seconds |", "|---|---|---|"]
     lines += [f"| {r['stage']} | {r['verdict']} | {r['seconds']} |" for r in results]
     lines += ["", "| metric | value |", "|---|---|"] + [
         f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items()) if not k.endswith(("_std", "n_seeds"))
@@ -136,7 +137,7 @@ def publish_summary(project_root: Path, study: str, profile: str, parent_run_id:
 
 def run_link(project: Project, study: str, run_id: str) -> str:
     """The run's page in the MLflow UI: the tracking server's own address, or `studies ui`'s default for the embedded store."""
-    base = project.mlflow_uri if project.mlflow_uri.startswith("http") else "http://127.0.0.1:5000"
+    base = redact_url(project.mlflow_uri) if project.mlflow_uri.startswith("http") else "http://127.0.0.1:5000"
     return f"{base.rstrip('/')}/#/experiments/{tracking.experiment_id(project, study)}/runs/{run_id}"
 
 
