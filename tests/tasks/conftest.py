@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import mlflow
 import polars as pl
@@ -22,6 +22,14 @@ from tests.conftest import REPO
 
 class Killed(Exception):
     """Stands in for a kill -9: the stage stops where it is, leaving what it saved."""
+
+
+class Interrupted(NamedTuple):
+    prepared: Path
+    reference: Path  # the uninterrupted run's outputs
+    reference_run: str
+    out: Path  # the killed run's output folder
+    state: Path  # its resume state
 
 
 @dataclass
@@ -47,6 +55,16 @@ class Stages:
         with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(study).experiment_id) as run:
             study_steps(study)[step](ctx)
         return run.info.run_id
+
+    def train_interrupted(self, study: str, params: dict[str, Any], saves: int) -> "Interrupted":
+        """Prepare, train once uninterrupted (the reference), then train again killed after `saves` finished fits."""
+        results = self.root / "results" / "ci" / study
+        prepared, reference, out = results / "prepared", self.root / "reference", results / "train"
+        self.run(study, "prepare", params, {"digits": self.digits()}, {"prepared": prepared})
+        reference_run = self.run(study, "train", params, {"prepared": prepared}, {"train": reference})
+        with self.killed_after_saves(saves):
+            self.run(study, "train", params, {"prepared": prepared}, {"train": out})
+        return Interrupted(prepared, reference, reference_run, out, results / "train-state")
 
     @contextmanager
     def killed_after_saves(self, n: int) -> Iterator[None]:

@@ -22,14 +22,7 @@ def test_a_killed_stage_resumes_from_its_finished_fits(stages: Stages, monkeypat
     params["train"]["seeds"] = [0, 1]
     params["train"]["digits"] |= {"warmup_steps": 10, "mlc_steps": 10}
     params["train"]["synthetic"] |= {"warmup_steps": 10, "mlc_steps": 10}
-    prepared = stages.root / "results" / "ci" / "mlc" / "prepared"
-    stages.run("mlc", "prepare", params, {"digits": stages.digits()}, {"prepared": prepared})
-    reference = stages.root / "reference"
-    reference_run = stages.run("mlc", "train", params, {"prepared": prepared}, {"train": reference})
-
-    out, state = stages.root / "results" / "ci" / "mlc" / "train", stages.root / "results" / "ci" / "mlc" / "train-state"
-    with stages.killed_after_saves(2):
-        stages.run("mlc", "train", params, {"prepared": prepared}, {"train": out})
+    prepared, reference, reference_run, out, state = stages.train_interrupted("mlc", params, saves=2)
     assert sorted(str(p.relative_to(state)) for p in state.rglob("*.pt")) == ["digits/seed0.pt", "digits/seed1.pt"]
     saved_seconds = {key: torch.load(state / f"{key}.pt", weights_only=True)["result"]["seconds"] for key in FITS[:2]}
     (state / "subspaces-3x3-noise0.05").mkdir()

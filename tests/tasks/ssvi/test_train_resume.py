@@ -20,14 +20,7 @@ def test_a_killed_stage_dispatches_only_the_unfinished_fits(stages: Stages, caps
     params = stages.params("ssvi")
     params["train"] |= {"seeds": [0, 1], "runs": RUNS, "workers": 2}
     params["train"]["defaults"] |= {"epochs": 2}
-    prepared = stages.root / "results" / "ci" / "ssvi" / "prepared"
-    stages.run("ssvi", "prepare", params, {"digits": stages.digits()}, {"prepared": prepared})
-    reference = stages.root / "reference"
-    reference_run = stages.run("ssvi", "train", params, {"prepared": prepared}, {"train": reference})
-
-    out, state = stages.root / "results" / "ci" / "ssvi" / "train", stages.root / "results" / "ci" / "ssvi" / "train-state"
-    with stages.killed_after_saves(3):
-        stages.run("ssvi", "train", params, {"prepared": prepared}, {"train": out})
+    prepared, reference, reference_run, out, state = stages.train_interrupted("ssvi", params, saves=3)
     saved = {str(p.relative_to(state))[:-3]: torch.load(p, weights_only=True)["result"] for p in state.rglob("*.pt")}
     assert len(saved) == 3 and set(saved) < set(FITS)  # which three: whichever the two workers finished first
     shutil.rmtree(out, ignore_errors=True)  # what `dvc repro` does before it reruns a stage (none yet: written at the end)
