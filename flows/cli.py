@@ -25,12 +25,13 @@ app = typer.Typer(
 
 def _project() -> Project:
     from flows.environment import configure
+    from tasks.settings import SettingsError
 
     try:
         project = Project.here()
-    except FileNotFoundError as exc:
+        configure(project)
+    except (FileNotFoundError, SettingsError) as exc:
         _fail(str(exc))
-    configure(project)
     return project
 
 
@@ -329,6 +330,28 @@ def ui(
     os.execv(str(exe), [str(exe), "server", "--backend-store-uri", project.mlflow_uri,
                         "--default-artifact-root", project.mlflow_artifacts.as_uri(),
                         "--host", host, "--port", str(port), "--workers", "1"])
+
+
+@app.command()
+def config() -> None:
+    """Show where each endpoint comes from: the environment, studies.toml ($STUDIES_CONFIG) or the embedded default."""
+    from tasks import settings
+    from tasks.redact import redact_url
+
+    project = Project.here()
+    before = dict(os.environ)
+    try:
+        path = settings.config_file(project.root)
+        from_file = settings.read(path) if path else {}
+    except settings.SettingsError as exc:
+        _fail(str(exc))
+    _project()
+    typer.echo(f"config file: {path or f'none ({settings.CONFIG_FILE} in {project.root} or ${settings.CONFIG_ENV})'}")
+    for (section, key), (variables, what) in settings.KEYS.items():
+        var = variables[0]
+        source = "environment" if var in before else "studies.toml" if var in from_file else "default" if var in os.environ else "unset"
+        typer.echo(f"{section + '.' + key:<29} {var:<38} {redact_url(os.environ.get(var, '-')):<40} {source:<12} {what}")
+    typer.echo(f"{'(embedded Prefect)':<29} {'PREFECT_HOME':<38} {os.environ['PREFECT_HOME']}")
 
 
 def main() -> None:

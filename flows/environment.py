@@ -2,8 +2,9 @@
 
 Each project gets its own PREFECT_HOME (so its local Prefect database lives
 beside its results), telemetry is off (offline machines), and MLflow defaults
-to SQLite inside the project. Any variable already set wins, which is how a
-team points the same code at shared servers.
+to SQLite inside the project. Any variable already set wins, and so does the
+project's studies.toml (tasks/settings.py), which is how a team points the same
+code at shared servers.
 """
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import os
 import sys
 from pathlib import Path
 
+from tasks import settings
 from tasks.project import Project
 
 
 def configure(project: Project) -> None:
+    settings.apply(project.root)
     defaults = {
         "STUDIES_ROOT": str(project.root),
         "PREFECT_HOME": str(project.prefect_home),
