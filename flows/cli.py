@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 
@@ -50,6 +51,30 @@ def _pairs(values: list[str], flag: str) -> dict[str, Path]:
     return out
 
 
+@contextmanager
+def _owning(project: Project, command: str) -> Iterator[None]:
+    """Hold the checkout for this command (tasks/checkout_lock.py), or refuse naming who holds it."""
+    from tasks.checkout_lock import CheckoutBusy, own_checkout
+
+    try:
+        with own_checkout(project.root, command):
+            yield
+    except CheckoutBusy as exc:
+        _fail(str(exc))
+
+
+def _allowed(project: Project, path: Optional[Path], what: str) -> Optional[Path]:
+    """A path option, refused when served and outside the allowed folders (tasks/paths.py)."""
+    from tasks.paths import PathNotAllowed, confine
+
+    if path is None:
+        return None
+    try:
+        return confine(path, project.root, what)
+    except PathNotAllowed as exc:
+        _fail(str(exc))
+
+
 def _dispatch(project: Project, pools: list[str]) -> None:
     """`--dispatch gpu`: checked against the resources dvc.yaml names, then handed to the flows through the environment."""
     if not pools:
@@ -75,6 +100,7 @@ def ingest(
 ) -> None:
     """Bring every dataset into data/, checksummed, recorded in data.dvc and pushed to the DVC remote."""
     project = _project()
+    mirror = _allowed(project, mirror, "--mirror")
     from tasks.ingest import IngestError, ingest as run_ingest
     from tasks.versioning import DvcError
 
@@ -102,21 +128,22 @@ def run(
     _dispatch(project, dispatch)
     from tasks import params
 
-    try:
-        changes = params.apply(project.params_file, profile, params.parse_overrides(set_))
-    except params.ParamsError as exc:
-        _fail(str(exc))
-    for change in changes:
-        typer.echo(f"params.yaml: {change}")
-    from flows.pipeline import pipeline
+    with _owning(project, "run"):
+        try:
+            changes = params.apply(project.params_file, profile, params.parse_overrides(set_))
+        except params.ParamsError as exc:
+            _fail(str(exc))
+        for change in changes:
+            typer.echo(f"params.yaml: {change}")
+        from flows.pipeline import pipeline
 
-    from tasks.ingest import IngestError
-    from tasks.versioning import DvcError
+        from tasks.ingest import IngestError
+        from tasks.versioning import DvcError
 
-    try:
-        summaries = pipeline(root=str(project.root), profile=profile, studies=[study] if study else None, push=push)
-    except (IngestError, DvcError, ValueError) as exc:
-        _fail(f"the pipeline stopped: {exc}")
+        try:
+            summaries = pipeline(root=str(project.root), profile=profile, studies=[study] if study else None, push=push)
+        except (IngestError, DvcError, ValueError) as exc:
+            _fail(f"the pipeline stopped: {exc}")
     for summary in summaries:
         typer.echo(summary["summary"])
 
@@ -164,6 +191,7 @@ def generate(
 ) -> None:
     """Generate crystals from a trained CDVAE by annealed Langevin dynamics (logged as an MLflow run)."""
     project = _project()
+    out = _allowed(project, out, "--out")
     import time as _time
 
     from studies.cdvae.config import LangevinConfig
@@ -211,6 +239,7 @@ def evaluate_cifs(
 ) -> None:
     """CDVAE's generation metrics (validity, COV-R/COV-P, d_ρ, d_E, d_elem) for any folder of CIF files."""
     project = _project()
+    folder, out = _allowed(project, folder, "FOLDER"), _allowed(project, out, "--out")
     import json
 
     import polars as pl
@@ -277,6 +306,9 @@ def serve(
     """
     project = _project()
     _dispatch(project, dispatch)
+    from tasks.paths import SERVED_ENV
+
+    os.environ[SERVED_ENV] = "1"  # flow parameters come from whoever reaches the server: confine their paths
     if not os.environ.get("PREFECT_API_URL"):
         _fail("serving needs a Prefect server: start one with `studies server` and export "
               "PREFECT_API_URL=http://127.0.0.1:4200/api (or point it at your team's server).")
@@ -286,7 +318,8 @@ def serve(
     try:
         schedule = deploy.schedule_from(params.load(project.params_file), cron, interval)
         params.resolve(params.load(project.params_file), profile)
-        deploy.serve_forever(project.root, profile, schedule, study or None)
+        with _owning(project, "serve"):
+            deploy.serve_forever(project.root, profile, schedule, study or None)
     except (ValueError, params.ParamsError) as exc:
         _fail(str(exc))
 
@@ -303,7 +336,7 @@ def worker(
     DVC remote and Prefect result storage (PREFECT_LOCAL_STORAGE_PATH or a storage block): inputs and outputs
     travel through the DVC remote, never through a shared folder.
     """
-    _project()
+    project = _project()
     if not os.environ.get("PREFECT_API_URL"):
         _fail("a worker needs the flow's Prefect server: export PREFECT_API_URL=http://HOST:4200/api.")
     if slots is not None and slots < 1:
@@ -313,7 +346,8 @@ def worker(
                     "the flow must read the same storage or it waits forever.", fg="yellow", err=True)
     from tasks.dispatch import serve_pool
 
-    serve_pool(pool, name, slots)
+    with _owning(project, "worker"):
+        serve_pool(pool, name, slots)
 
 
 @app.command()

@@ -9,12 +9,14 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from flows import dag
+from tasks.paths import confine
+from tasks.project import find_root
 from tasks.steps import ensure_data, push_outputs
 
 
 @flow(name="pipeline", flow_run_name="pipeline-{profile}", log_prints=True)
 def pipeline(root: str, profile: str, studies: list[str] | None = None, push: bool = True) -> list[dict[str, Any]]:
-    path = Path(root)
+    path = confine(root, find_root(), "root")
     known = dag.studies(path)
     chosen = studies or known
     if unknown := sorted(set(chosen) - set(known)):

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import BIN, project_env
 
-COMMANDS = ["ingest", "run", "stage", "report", "generate", "evaluate-cifs", "ui", "server", "serve", "worker"]
+COMMANDS = ["ingest", "run", "stage", "report", "generate", "evaluate-cifs", "ui", "server", "serve", "worker", "config"]
 
 
 def studies(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -102,3 +102,35 @@ def test_dispatch_and_worker_need_a_shared_prefect_server(project: Path) -> None
     assert out.returncode == 2 and "PREFECT_API_URL" in out.stderr and "studies worker" in out.stderr
     out = studies(project, "worker", "--pool", "gpu")
     assert out.returncode == 2 and "PREFECT_API_URL" in out.stderr
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("args", [["evaluate-cifs", "/etc", "--reference", "perov_5"],
+                                  ["evaluate-cifs", "{root}/results", "--reference", "perov_5", "--out", "/tmp/metrics.json"],
+                                  ["ingest", "--mirror", "/"], ["generate", "--out", "{root}/../outside"]])
+def test_served_path_options_outside_the_project_are_refused(project: Path, args: list[str]) -> None:
+    from tests.reliability import record
+
+    env = project_env(project) | {"STUDIES_SERVED": "1"}
+    args = [a.format(root=project) for a in args]
+    out = subprocess.run([str(BIN / "studies"), *args], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "outside the folders this served pipeline may touch" in out.stderr, out.stderr
+    assert not Path("/tmp/metrics.json").exists() and not (project.parent / "outside").exists()
+    record("security", "served path option outside the allowed folders refused", inputs=1)
+
+
+@pytest.mark.reliability
+def test_a_second_run_in_a_busy_checkout_is_refused_and_params_untouched(project: Path) -> None:
+    from tests.reliability import record
+    from tests.tasks.test_checkout_lock import hold
+
+    before = (project / "params.yaml").read_bytes()
+    holder = hold(project)
+    try:
+        out = studies(project, "run", "mlc", "--profile", "ci")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert out.returncode == 2 and f"pid {holder.pid}" in out.stderr and "one pipeline process per checkout" in out.stderr
+    assert (project / "params.yaml").read_bytes() == before
+    record("load", "second pipeline run in a busy embedded checkout refused up front", runs=1, lost=0)
