@@ -1,5 +1,5 @@
 # The two entry points of the README. Both set up first (quick when already done).
-.PHONY: setup run test
+.PHONY: setup run test reliability
 setup:
 	@scripts/setup.sh
 
@@ -11,3 +11,8 @@ run: setup
 test: setup
 	@scripts/test-tools.sh
 	.venv/bin/pytest $(PYTEST_ARGS)
+
+# reports/reliability.md: the load, fault, bad-input and security tests, with their figures (about 30 min; QUICK=1: no 20-run load).
+reliability: setup
+	@scripts/test-tools.sh
+	.venv/bin/python scripts/reliability.py $(if $(QUICK),--quick)

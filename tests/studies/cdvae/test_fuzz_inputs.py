@@ -6,19 +6,33 @@ import re
 import tempfile
 from pathlib import Path
 
+from collections import Counter
+
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from studies.cdvae.crystal import read_cifs
 from studies.cdvae.data import DatasetFormatError, parse_structures, read_cdvae_csv, structures_from_table
+from tests.reliability import record
 from tests.studies.cdvae.perov import PEROV_TEST
+
+pytestmark = pytest.mark.reliability
 
 COLUMNS = ("material_id", "cif", "heat_ref")
 ROWS = read_cdvae_csv(PEROV_TEST, COLUMNS).head(3)
 CIF = ROWS["cif"][0]
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TRIED: Counter[str] = Counter()  # outcome of every fuzzed input, for reports/reliability.md
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _record_inputs_tried():
+    yield
+    record("input", "fuzzed CDVAE-format CSVs and CIF folders (hypothesis)", inputs=sum(TRIED.values()),
+           loaded=TRIED["loaded"], refused=TRIED["refused"], crashed=0)
 
 
 def _mutated_cif() -> st.SearchStrategy[str]:
@@ -50,7 +64,9 @@ def test_a_csv_with_fuzzed_cifs_loads_or_names_the_row(cifs: list[str], heats: l
             assert "fuzzed.csv" in str(err) and "Fix:" in str(err), err
             if "CIF does not parse" in str(err):
                 assert re.search(r"row \d+ \(material_id m\d+\)", str(err)), err
-        else:  # what loads is a crystal: atoms, finite numbers, a real volume
+            TRIED["refused"] += 1
+        else:
+            TRIED["loaded"] += 1  # what loads is a crystal: atoms, finite numbers, a real volume
             for structure in structures_from_table(table):
                 assert len(structure) > 0 and 1e-3 < structure.volume < 1e9
                 assert np.isfinite(structure.lattice.matrix).all() and np.isfinite(structure.frac_coords).all()
@@ -67,6 +83,9 @@ def test_arbitrary_or_truncated_csv_text_loads_or_is_a_format_error(text: str) -
             _load(path)
         except DatasetFormatError as err:
             assert "fuzzed.csv" in str(err) and "Fix:" in str(err), err
+            TRIED["refused"] += 1
+        else:
+            TRIED["loaded"] += 1
 
 
 # Generated crystals are scored, not refused: a folder of CIFs keeps degenerate cells (they count as invalid).
@@ -81,7 +100,9 @@ def test_a_cif_folder_loads_or_names_the_file(cifs: list[str]) -> None:
             crystals = read_cifs(folder)
         except ValueError as err:
             assert re.search(r"c\d\.cif", str(err)) and "Fix:" in str(err), err
+            TRIED["refused"] += 1
         else:
+            TRIED["loaded"] += 1
             assert set(crystals) == {f"c{i}" for i in range(len(cifs))}
 
 
