@@ -53,13 +53,15 @@ def _pairs(values: list[str], flag: str) -> dict[str, Path]:
 
 @contextmanager
 def _owning(project: Project, command: str) -> Iterator[None]:
-    """Hold the checkout for this command (tasks/checkout_lock.py), or refuse naming who holds it."""
+    """Hold the checkout (tasks/checkout_lock.py) and a slot of a SQLite MLflow store (tasks/sqlite_slots.py) for
+    this command, or refuse up front naming what is busy."""
     from tasks.checkout_lock import CheckoutBusy, own_checkout
+    from tasks.sqlite_slots import SqliteBusy, sqlite_slot
 
     try:
-        with own_checkout(project.root, command):
+        with own_checkout(project.root, command), sqlite_slot(project.mlflow_uri):
             yield
-    except CheckoutBusy as exc:
+    except (CheckoutBusy, SqliteBusy) as exc:
         _fail(str(exc))
 
 

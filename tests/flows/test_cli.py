@@ -133,4 +133,4 @@ def test_a_second_run_in_a_busy_checkout_is_refused_and_params_untouched(project
         holder.wait()
     assert out.returncode == 2 and f"pid {holder.pid}" in out.stderr and "one pipeline process per checkout" in out.stderr
     assert (project / "params.yaml").read_bytes() == before
-    record("load", "second pipeline run in a busy embedded checkout refused up front", runs=1, lost=0)
+    record("load", "second pipeline run in a busy embedded checkout refused up front", refused=1, lost=0)
