@@ -41,6 +41,28 @@ def shifted_sets(X: np.ndarray, rotations: list[float], noise_stds: list[float],
     return sets
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """CIFAR's batches are pickles: unpickle only what they hold (dicts, lists, bytes and numpy arrays), so a planted
+    file cannot run code. Hand-written because neither numpy nor the standard library ships a restricted loader."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}  # protocol-2 bytes from Python 3
+
+    def find_class(self, module: str, name: str) -> type:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: a CIFAR batch holds only arrays")
+        return super().find_class(module, name)
+
+
+def _read_batch(path: Path) -> dict:
+    try:
+        with path.open("rb") as f:
+            return _ArraysOnly(f, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+        raise ValueError(f"{path} is not a CIFAR python batch ({exc}). Fix: unpack the official python version of "
+                         "the dataset again.") from exc
+
+
 CIFAR_FOLDERS = {"cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "test_batch", b"labels"),
                  "cifar100": ("cifar-100-python", ["train"], "test", b"fine_labels")}
 
@@ -59,7 +81,7 @@ def load_cifar(root: Path, name: str) -> dict[str, np.ndarray]:
             f"and unpack it into {root}; this machine cannot reach it, so the `paper` profile needs it placed by hand.")
 
     def read(files: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        batches = [pickle.loads((base / f).read_bytes(), encoding="bytes") for f in files]
+        batches = [_read_batch(base / f) for f in files]
         X = np.concatenate([b[b"data"] for b in batches]).reshape(-1, 3, 32, 32).astype(np.float32) / 255.0
         return X, np.concatenate([np.asarray(b[label_key]) for b in batches]).astype(np.int64)
 

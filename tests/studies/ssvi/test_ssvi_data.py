@@ -48,3 +48,38 @@ def test_cifar_files_load_as_nchw(tmp_path: Path) -> None:
     d = load_cifar(tmp_path, "cifar10")
     assert d["X_train"].shape == (10, 3, 32, 32) and d["X_test"].shape == (2, 3, 32, 32)
     assert d["X_train"].max() == 1.0 and list(d["y_test"]) == [3, 7]
+
+
+def _cifar10(root: Path, batch: object) -> None:
+    import pickle
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+
+
+def test_cifar_batches_load_through_the_arrays_only_unpickler(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    _cifar10(tmp_path, {b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 3],
+                        b"batch_label": b"x", b"filenames": [b"a.png"] * 4})
+    sets = load_cifar(tmp_path, "cifar10")
+    assert sets["X_train"].shape == (20, 3, 32, 32) and sets["y_test"].tolist() == [0, 1, 2, 3]
+
+
+class _Planted:
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch planted",))
+
+
+@pytest.mark.reliability
+def test_a_planted_cifar_pickle_is_refused_without_running_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.reliability import record
+
+    monkeypatch.chdir(tmp_path)
+    _cifar10(tmp_path, {b"data": _Planted(), b"labels": []})
+    with pytest.raises(ValueError, match=r"data_batch_1 is not a CIFAR python batch.*refusing to unpickle (posix|os).system"):
+        load_cifar(tmp_path, "cifar10")
+    assert not (tmp_path / "planted").exists()
+    record("security", "planted pickle in a CIFAR batch refused, not run", inputs=1)
