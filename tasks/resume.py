@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from studies.common import atomic
 from tasks.stages import StageContext
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
@@ -80,16 +80,9 @@ class FitStore:
         return done
 
     def save(self, key: str, fingerprint: str, obj: Any) -> None:
-        """Atomically: a kill during the write leaves a stray .tmp and the previous file (if any) intact."""
+        """Atomically: a kill or a full disk during the write leaves the previous file (if any) intact."""
         _check_loadable(obj, key)
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as f:
-            torch.save({"fingerprint": fingerprint, "result": obj}, f)
-            f.flush()
-            os.fsync(f.fileno())  # on disk before the rename, so a power cut cannot leave a renamed but empty file
-        os.replace(tmp, path)
+        atomic.torch_save({"fingerprint": fingerprint, "result": obj}, self.path(key))
 
     def clear(self) -> None:
         """Called once the stage has succeeded: its outputs now hold everything."""

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from studies.cdvae.config import TrainConfig
 from studies.cdvae.dataset import CrystalSet
+from studies.common import atomic
 
 LAST, BEST = "last.pt", "best.pt"
 
@@ -54,7 +55,7 @@ def fit(model: nn.Module, train: CrystalSet, val: CrystalSet, cfg: TrainConfig, 
     not resumed from (it is replaced at the first save). The best model by validation loss
     is kept in `state_dir/best.pt` as a plain state_dict.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
+    atomic.make_folder(state_dir)  # fails now, with a clear error, rather than at the first checkpoint
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.min_lr)
     state, resumed = TrainState(), None
@@ -73,11 +74,10 @@ def fit(model: nn.Module, train: CrystalSet, val: CrystalSet, cfg: TrainConfig, 
             print(f"ignoring {last}: it belongs to another configuration or dataset; training from scratch")
 
     def checkpoint() -> None:
-        tmp = last.with_suffix(".tmp")
-        # only tensors and plain values (the state as a dict), so it loads back with weights_only=True
-        torch.save({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "state": asdict(state)}, tmp)
-        tmp.replace(last)  # atomic: a kill during the save leaves the previous checkpoint intact
+        # only tensors and plain values (the state as a dict), so it loads back with weights_only=True; atomic, so a
+        # kill or a full disk during the save leaves the previous checkpoint intact
+        atomic.torch_save({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                           "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "state": asdict(state)}, last)
 
     n_batches = -(-len(train) // cfg.batch_size)
     teacher_epochs = cfg.teacher_forcing_fraction * cfg.epochs
@@ -115,7 +115,7 @@ def fit(model: nn.Module, train: CrystalSet, val: CrystalSet, cfg: TrainConfig, 
         state.history.append(record)
         if val_terms["loss"] < state.best_val:
             state.best_val, state.best_epoch = val_terms["loss"], state.epoch
-            torch.save(model.state_dict(), state_dir / BEST)
+            atomic.torch_save(model.state_dict(), state_dir / BEST)
         state.epoch, state.step_in_epoch, state.sums = state.epoch + 1, 0, {}
         checkpoint()
         if on_epoch is not None:
