@@ -344,12 +344,37 @@ def worker(
     if slots is not None and slots < 1:
         _fail(f"--slots {slots}: must be at least 1.")
     if not (os.environ.get("PREFECT_LOCAL_STORAGE_PATH") or os.environ.get("PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK")):
-        typer.secho("warning: PREFECT_LOCAL_STORAGE_PATH is not set, so results go to this checkout's .prefect/storage; "
-                    "the flow must read the same storage or it waits forever.", fg="yellow", err=True)
+        typer.secho("warning: no shared result storage, so results go to this checkout's .prefect/storage and the flow "
+                    "must read the same folder or it waits forever. On other hosts: `studies result-storage s3://...` "
+                    "once, then prefect.result_storage_block in studies.toml.", fg="yellow", err=True)
     from tasks.dispatch import serve_pool
 
     with _owning(project, "worker"):
         serve_pool(pool, name, slots)
+
+
+@app.command("result-storage")
+def result_storage(
+    url: Annotated[str, typer.Argument(help="Where Prefect keeps task results for flows and workers on other hosts, e.g. s3://bucket/prefect-results.")],
+    name: Annotated[str, typer.Option(help="Block name.")] = "studies-results",
+    endpoint_url: Annotated[Optional[str], typer.Option(help="S3-compatible endpoint (MinIO, Ceph); default $AWS_ENDPOINT_URL_S3 / AWS.")] = None,
+) -> None:
+    """Create the Prefect storage block that flows and `studies worker`s on other hosts share (no shared folder needed).
+
+    Credentials are not stored in the block: each host reads its own (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+    ~/.aws). Then set `prefect.result_storage_block = "remote-file-system/NAME"` in studies.toml on every host.
+    """
+    _project()
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("a storage block lives on the Prefect server the hosts share: export PREFECT_API_URL (or set prefect.api_url).")
+    if "://" not in url or url.startswith("file://"):
+        _fail(f"{url}: give object storage every host can reach, e.g. s3://bucket/prefect-results.")
+    from prefect.filesystems import RemoteFileSystem
+
+    settings = {"client_kwargs": {"endpoint_url": endpoint_url}} if endpoint_url else {}
+    RemoteFileSystem(basepath=url, settings=settings).save(name, overwrite=True)
+    typer.echo(f"block remote-file-system/{name} → {url}; on every host, in studies.toml:\n"
+               f"[prefect]\nresult_storage_block = \"remote-file-system/{name}\"")
 
 
 @app.command()

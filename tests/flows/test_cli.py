@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import BIN, project_env
 
-COMMANDS = ["ingest", "run", "stage", "report", "generate", "evaluate-cifs", "ui", "server", "serve", "worker", "config"]
+COMMANDS = ["ingest", "run", "stage", "report", "generate", "evaluate-cifs", "ui", "server", "serve", "worker", "config", "result-storage"]
 
 
 def studies(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
