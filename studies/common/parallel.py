@@ -7,17 +7,39 @@ of 6): the first call takes 2.2 s with "spawn" or "forkserver" alike, but later 
 from the preloaded fork server against 2.1 s with "spawn", which re-imports everything per pool.
 The preload is process-wide and only takes effect if no fork server is running yet; it changes
 speed, never results.
+
+The orchestration layer may route maps elsewhere with `set_backend` (tasks/fan_out.py: Prefect task runs on
+a Dask cluster, when studies.toml's `[fan_out] runner` asks for it), so this module stays free of Prefect.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class Backend(Protocol):
+    """Runs `fn` on (index, item) pairs over `workers` workers, `chunk` items per unit of work (None: its
+    choice), and calls `emit(index, result)` in this process for each result as its chunk completes."""
+
+    def __call__(self, fn: Callable[[T], R], pairs: list[tuple[int, T]], workers: int, chunk: int | None,
+                 emit: Callable[[int, R], None]) -> None: ...
+
+
+_backend: Backend | None = None
+
+
+def set_backend(backend: Backend | None) -> Backend | None:
+    """Send later multi-worker maps to `backend` (None: the process pool); returns the one it replaces."""
+    global _backend
+    previous, _backend = _backend, backend
+    return previous
+
 
 _POOL_CONTEXT = multiprocessing.get_context("forkserver")
 
@@ -43,27 +65,38 @@ def ordered_map(fn: Callable[[T], R], items: Sequence[T], workers: int = 0,
     is called after each item, ending with (total, total). `on_result(r)` sees each result as soon
     as it reaches this process (completion order, not item order), so a caller can save finished
     work before the rest is done. Workers take `chunk` items at a time (default: `chunksize`); a
-    chunk's results come back together.
+    chunk's results come back together. With a backend set (`set_backend`), workers > 1 go to it.
     """
     total = len(items)
     workers = resolve_workers(workers, total)
     out: list = [None] * total
+    done = 0
 
-    def collect(results: Iterable[tuple[int, R]]) -> list[R]:
-        for done, (i, item) in enumerate(results, 1):
-            out[i] = item
-            if on_result is not None:
-                on_result(item)
-            if progress is not None:
-                progress(done, total)
-        return out
+    def emit(i: int, result: R) -> None:
+        nonlocal done
+        out[i], done = result, done + 1
+        if on_result is not None:
+            on_result(result)
+        if progress is not None:
+            progress(done, total)
 
     if workers == 1:
-        return collect(enumerate(map(fn, items)))
-    target = getattr(fn, "func", fn)
-    _POOL_CONTEXT.set_forkserver_preload([target.__module__])
-    with _POOL_CONTEXT.Pool(workers) as pool:
-        return collect(pool.imap_unordered(partial(_indexed, fn), enumerate(items), chunksize=chunk or chunksize(total, workers)))
+        for i, item in enumerate(items):
+            emit(i, fn(item))
+    elif _backend is not None:
+        _backend(fn, list(enumerate(items)), workers, chunk, emit)
+    else:
+        target = getattr(fn, "func", fn)
+        _POOL_CONTEXT.set_forkserver_preload([target.__module__])
+        with _POOL_CONTEXT.Pool(workers) as pool:
+            for i, result in pool.imap_unordered(partial(_indexed, fn), enumerate(items), chunksize=chunk or chunksize(total, workers)):
+                emit(i, result)
+    return out
+
+
+def run_chunk(fn: Callable[[T], R], pairs: list[tuple[int, T]]) -> list[tuple[int, R]]:
+    """fn on a chunk of (index, item) pairs, keeping the indices: a backend's unit of work."""
+    return [(i, fn(x)) for i, x in pairs]
 
 
 def _indexed(fn: Callable[[T], R], pair: tuple[int, T]) -> tuple[int, R]:
