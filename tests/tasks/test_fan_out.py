@@ -23,7 +23,7 @@ from studies.cdvae.data import parse_structures, read_cdvae_csv, structures_from
 from studies.cdvae.metrics import reconstruction_metrics
 from studies.common import parallel
 from studies.common.parallel import ordered_map
-from tasks import fan_out
+from tasks import fan_out, fan_out_dask
 from tests.conftest import MIRROR
 from tests.services import prefect_server
 
@@ -66,7 +66,7 @@ def task_runs(tag: str, expected: int, timeout: float = 30) -> list[TaskRun]:
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while True:
-            runs = client.read_task_runs(task_run_filter=TaskRunFilter(tags=TaskRunFilterTags(all_=[fan_out.TAG, tag])))
+            runs = client.read_task_runs(task_run_filter=TaskRunFilter(tags=TaskRunFilterTags(all_=[fan_out_dask.TAG, tag])))
             done = [r for r in runs if r.state is not None and r.state.is_completed()]
             if len(done) >= expected or time.monotonic() > deadline:
                 return done
@@ -98,7 +98,7 @@ def test_dask_gives_the_pool_results_in_item_order(prefect_api: str, cluster: di
 
 def test_one_task_run_per_chunk_and_each_result_once(prefect_api: str, cluster: distributed.LocalCluster) -> None:
     seen: list[int] = []
-    backend = fan_out.DaskFanOut(cluster.scheduler_address)
+    backend = fan_out_dask.DaskFanOut(cluster.scheduler_address)
     previous = parallel.set_backend(backend)
     try:
         out = ordered_map(math.factorial, list(range(7)), workers=2, on_result=seen.append, chunk=3)
@@ -110,7 +110,7 @@ def test_one_task_run_per_chunk_and_each_result_once(prefect_api: str, cluster: 
 
 
 def test_a_failing_item_raises_its_own_error(prefect_api: str, cluster: distributed.LocalCluster) -> None:
-    previous = parallel.set_backend(fan_out.DaskFanOut(cluster.scheduler_address))
+    previous = parallel.set_backend(fan_out_dask.DaskFanOut(cluster.scheduler_address))
     try:
         with pytest.raises(ValueError, match="negative"):
             ordered_map(math.factorial, [3, -1, 4], workers=2)
@@ -133,4 +133,4 @@ def test_unknown_runner_is_refused_naming_the_known_ones(monkeypatch: pytest.Mon
 def test_a_cluster_address_without_a_prefect_server_is_refused() -> None:
     with temporary_settings(restore_defaults={PREFECT_API_URL}):
         with pytest.raises(fan_out.FanOutError, match=r"api_url"):
-            fan_out.DaskFanOut("tcp://127.0.0.1:1")(math.factorial, [(0, 1), (1, 2)], 2, None, lambda i, r: None)
+            fan_out_dask.DaskFanOut("tcp://127.0.0.1:1")(math.factorial, [(0, 1), (1, 2)], 2, None, lambda i, r: None)
