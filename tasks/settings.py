@@ -19,7 +19,9 @@ CONFIG_FILE = "studies.toml"
 KEYS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("prefect", "api_url"): (("PREFECT_API_URL",), "Prefect server the flows, `serve` and workers share"),
     ("prefect", "result_storage"): (("PREFECT_LOCAL_STORAGE_PATH",), "folder of Prefect results that flows and workers share"),
-    ("prefect", "result_storage_block"): (("PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK",), "or a storage block (e.g. s3-bucket/results)"),
+    # Background tasks (dispatched steps) keep their parameters in the task-scheduling storage: the same block.
+    ("prefect", "result_storage_block"): (("PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK", "PREFECT_TASKS_SCHEDULING_DEFAULT_STORAGE_BLOCK"),
+                                          "or a storage block: `studies result-storage s3://...`"),
     ("mlflow", "tracking_uri"): (("MLFLOW_TRACKING_URI",), "MLflow tracking server (http://host:5000) or database URI"),
     ("s3", "endpoint_url"): (("MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"), "S3-compatible object storage (MinIO, Ceph, ...)"),
     ("dispatch", "pools"): (("STUDIES_DISPATCH",), "resources whose steps go to `studies worker --pool` workers"),
