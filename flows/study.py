@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from mlflow.tracking import MlflowClient
 from prefect import Task, flow
@@ -15,18 +16,28 @@ from tasks.steps import dispatch_stage, publish_summary, register_champions, rep
 
 
 def run_study(root: Path, study: str, profile: str) -> dict[str, Any]:
-    """Reproduce the study's stages in DAG order under one MLflow parent run; returns the summary."""
+    """Reproduce the study's stages in DAG order under one MLflow parent run; returns the summary. A tracking server
+    that went away mid-run ends it with TrackingUnavailable, which names the server and the fix."""
     project = Project(root)
     # dvc.yaml's stages read the active profile from params.yaml: a scheduled or deployed run must set it as
     # `studies run` does, or it would reproduce whichever profile the workspace last ran.
     for change in params.apply(project.params_file, profile, {}):
         print(f"params.yaml: {change}")
-    flow_run_id = str(flow_run.get_id())
     tracking.configure(project)
-    client = MlflowClient()
+    try:
+        return _tracked_study(project, study, profile, str(flow_run.get_id()))
+    except Exception as exc:
+        if reason := tracking.unreachable(project.mlflow_uri):
+            raise tracking.TrackingUnavailable(f"{study} stopped: {reason}") from exc
+        raise
+
+
+def _tracked_study(project: Project, study: str, profile: str, flow_run_id: str) -> dict[str, Any]:
+    root, client = project.root, MlflowClient()
+    experiment = tracking.experiment_id(project, study)
+    close_abandoned_parents(client, experiment)
     tags = tracking.run_tags(project, study, profile, stage=None) | {"prefect.flow_run_id": flow_run_id}
-    parent = client.create_run(tracking.experiment_id(project, study), tags=tags, run_name=f"{study} pipeline ({profile})")
-    run_id = parent.info.run_id
+    run_id = client.create_run(experiment, tags=tags, run_name=f"{study} pipeline ({profile})").info.run_id
     try:
         stages = dag.stages(root, study)
         results = [run_stage(root, s, run_id, flow_run_id) for s in stages]
@@ -35,10 +46,32 @@ def run_study(root: Path, study: str, profile: str) -> dict[str, Any]:
         champions = {s.name: s.champion for s in stages if s.champion}
         registered = register_champions(root, study, run_id, results, champions, metrics) if champions else []
     except BaseException:
-        client.set_terminated(run_id, "FAILED")
+        if not tracking.unreachable(project.mlflow_uri):  # else the next run closes it (close_abandoned_parents)
+            client.set_terminated(run_id, "FAILED")
         raise
     client.set_terminated(run_id, "FINISHED")
     return {"study": study, "mlflow_run_id": run_id, "stages": results, "summary": markdown, "registered": registered}
+
+
+def close_abandoned_parents(client: MlflowClient, experiment: str) -> None:
+    """Mark FAILED the study runs still RUNNING whose Prefect flow run has ended: their flow could not close them
+    (the tracking server was down when it failed, or the process was killed). Runs of live flows are left alone."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    running = [r for r in client.search_runs([experiment], "attributes.status = 'RUNNING'")
+               if "stage" not in r.data.tags and r.data.tags.get("prefect.flow_run_id", "none") != "none"]
+    if not running:
+        return
+    with get_client(sync_client=True) as prefect:
+        for run in running:
+            try:
+                state = prefect.read_flow_run(UUID(run.data.tags["prefect.flow_run_id"])).state
+            except ObjectNotFound:  # recorded on another Prefect server: not ours to judge
+                continue
+            if state is not None and state.is_final():
+                client.set_tag(run.info.run_id, "studies.closed_because", f"its Prefect flow run ended {state.type.value}")
+                client.set_terminated(run.info.run_id, "FAILED")
 
 
 def run_stage(root: Path, stage: dag.StageInfo, parent_run_id: str, flow_run_id: str) -> dict[str, Any]:

@@ -20,11 +20,13 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
 import yaml
 from dvc.repo import Repo
 from prefect import Task, get_run_logger
@@ -35,6 +37,7 @@ from prefect.states import Crashed
 from tasks import tracking
 from tasks.caching import code_hashes
 from tasks.project import Project
+from tasks.redact import redact_url
 from tasks.versioning import run_dvc
 
 DISPATCH_ENV = "STUDIES_DISPATCH"
@@ -139,22 +142,48 @@ def dispatch(root: Path, stage: str, pool: str, env: dict[str, str], retries: in
     raise WorkerError(f"{stage}: {retries + 1} attempts lost their worker. Fix: check the `{pool}` workers' logs.")
 
 
+API_OUTAGE_LIMIT = 300.0  # seconds the flow waits for an unreachable Prefect API before it gives the step up
+
+
+def api_outage(exc: Exception) -> bool:
+    """Whether `exc` means the Prefect API is down or restarting (no answer, or a 5xx), not that a request was wrong."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500
+    return isinstance(exc, (httpx.TransportError, OSError))
+
+
 def watch(task_run_id: UUID, task_key: str, pool: str, grace: float = 10.0, poll: float = 1.0,
-          warn_after: float = 60.0) -> bool:
-    """Wait for the task run to end; False (and the run marked Crashed) when its worker left while running it."""
+          warn_after: float = 60.0, outage_limit: float = API_OUTAGE_LIMIT) -> bool:
+    """Wait for the task run to end; False (and the run marked Crashed) when its worker left while running it.
+
+    A Prefect server that restarts meanwhile is waited for, up to `outage_limit` seconds: the worker keeps training
+    and reconnects, so the outage is no sign that it left (its grace starts again once the API answers)."""
     logger = get_run_logger()
-    waiting_since, gone_since = time.monotonic(), None
+    waiting_since, gone_since, down_since = time.monotonic(), None, None
     with get_client(sync_client=True) as client:
         while True:
             try:
-                run = client.read_task_run(task_run_id)
+                run, workers = client.read_task_run(task_run_id), listed_workers(client, task_key)
             except ObjectNotFound:  # the server records submitted runs from events: not there for a moment
                 time.sleep(poll)
                 continue
+            except Exception as exc:
+                if not api_outage(exc):
+                    raise
+                if down_since is None:
+                    down_since = time.monotonic()
+                    logger.warning("the Prefect API %s does not answer (%r); waiting up to %.0f s for it to come back",
+                                   api_address(), exc, outage_limit)
+                elif time.monotonic() - down_since > outage_limit:
+                    raise api_gone(exc, time.monotonic() - down_since, pool) from exc
+                gone_since = None
+                time.sleep(poll)
+                continue
+            if down_since is not None:
+                logger.info("the Prefect API answers again after %.0f s; still waiting for the %s worker", time.monotonic() - down_since, pool)
+                down_since = None
             if run.state is not None and run.state.is_final():
                 return True
-            workers = {w["identifier"] for w in client.request(
-                "POST", "/task_workers/filter", json={"task_worker_filter": {"task_keys": [task_key]}}).json()}
             if run.state is not None and run.state.is_running() and " on " in run.name:
                 holder = run.name.rsplit(" on ", 1)[1]
                 gone_since = None if holder in workers else (gone_since or time.monotonic())
@@ -166,6 +195,23 @@ def watch(task_run_id: UUID, task_key: str, pool: str, grace: float = 10.0, poll
                                "this commit (same PREFECT_API_URL and result storage)", pool, pool)
                 waiting_since = time.monotonic()
             time.sleep(poll)
+
+
+def listed_workers(client: Any, task_key: str) -> set[str]:
+    """The workers the server sees subscribed to `task_key` (host-pid), from its in-memory registry."""
+    return {w["identifier"] for w in client.request(
+        "POST", "/task_workers/filter", json={"task_worker_filter": {"task_keys": [task_key]}}).json()}
+
+
+def api_address() -> str:
+    return redact_url(os.environ.get("PREFECT_API_URL") or "(no PREFECT_API_URL)")
+
+
+def api_gone(exc: Exception, down_for: float, pool: str) -> WorkerError:
+    """The error when the API stays away: which server, for how long, and what to do."""
+    return WorkerError(f"the Prefect API {api_address()} has not answered for {down_for:.0f} s ({exc!r}) while a {pool} "
+                       "worker ran the step. Fix: start the Prefect server again (same database), then rerun the same "
+                       "command: finished steps are cached and training resumes from its saved state.")
 
 
 def record_lock(root: Path, stage: str, entry: dict[str, Any]) -> None:
@@ -194,7 +240,35 @@ def serve_pool(pool: str, name: str | None = None, slots: int | None = None) -> 
     limit = ensure_concurrency_limit(pool, slots)
     print(f"worker {os.environ[WORKER_NAME_ENV]} ({worker_id()}) serving pool {pool!r}: {slots} at a time here, "
           f"tag concurrency limit {pool!r} = {limit} on the server", flush=True)
-    serve(remote_task(pool), limit=slots)
+    task = remote_task(pool)
+    threading.Thread(target=report_connection, args=(task.task_key,), name="prefect-api-watch", daemon=True).start()
+    serve(task, limit=slots)
+
+
+def report_connection(task_key: str, poll: float = 2.0) -> None:
+    """Say in the worker's log when the Prefect API goes away and when the server lists this worker again. Prefect's
+    task worker reconnects its websocket silently; whoever restarts the server wants to see the worker come back."""
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    listed_once, lost_since = False, None
+    with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}), get_client(sync_client=True) as client:  # this thread only
+        while True:
+            time.sleep(poll)
+            try:
+                listed, reason = worker_id() in listed_workers(client, task_key), "the server does not list this worker"
+            except Exception as exc:
+                if not api_outage(exc):
+                    raise
+                listed, reason = False, repr(exc)
+            if listed:
+                if lost_since is not None:
+                    print(f"worker {worker_id()}: reconnected to the Prefect API {api_address()} after "
+                          f"{time.monotonic() - lost_since:.0f} s", flush=True)
+                listed_once, lost_since = True, None
+            elif listed_once and lost_since is None:
+                lost_since = time.monotonic()
+                print(f"worker {worker_id()}: lost the Prefect API {api_address()} ({reason}); the running step goes on, "
+                      "reconnecting", flush=True)
 
 
 def ensure_concurrency_limit(tag: str, slots: int) -> int:

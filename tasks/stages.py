@@ -39,6 +39,17 @@ def study_steps(study: str) -> dict[str, StageFn]:
 
 
 def run_stage(project: Project, study: str, step: str, profile: str, inputs: dict[str, Path], outputs: dict[str, Path]) -> None:
+    """Run the step inside its MLflow run. When the tracking server went away, exit with one line naming it and the
+    fix: `dvc repro` passes the stage's last lines up to the flow, and MLflow's retry traceback would bury them."""
+    try:
+        _run_tracked(project, study, step, profile, inputs, outputs)
+    except Exception as exc:
+        if reason := tracking.unreachable(project.mlflow_uri):
+            raise SystemExit(f"error: stage {study}-{step} stopped: {reason}") from exc
+        raise
+
+
+def _run_tracked(project: Project, study: str, step: str, profile: str, inputs: dict[str, Path], outputs: dict[str, Path]) -> None:
     steps = study_steps(study)
     if step not in steps:
         raise ValueError(f"Study '{study}' has no step '{step}'; it has: {', '.join(steps)}.")

@@ -10,13 +10,18 @@ import os
 import platform
 import socket
 import subprocess
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 import mlflow
 
 from tasks.project import Project
+from tasks.redact import redact_url
+from tasks.versioning import DvcError
 
 PARENT_RUN_ENV = "STUDIES_PARENT_RUN_ID"
 FLOW_RUN_ENV = "STUDIES_FLOW_RUN_ID"
@@ -24,8 +29,41 @@ INPUT_KEY_ENV = "STUDIES_INPUT_KEY"  # the step's cache key: attempts at the sam
 EXECUTOR_ENV = "STUDIES_EXECUTOR"  # the flow or worker process that ran `dvc repro`
 
 
+# MLflow's own defaults (7 retries, backoff factor 2, 120 s timeout) turn a stopped tracking server into minutes of
+# silent retrying before a traceback; these ride out a blip of ~15 s and then let the step fail and say why.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
+
+
+class TrackingUnavailable(DvcError):
+    """The MLflow tracking server stopped answering during a run. A DvcError because it surfaces where a stage's
+    `dvc repro` fails, and every caller that reports a failed stage must report this one too."""
+
+
 def configure(project: Project) -> None:
+    """Point MLflow at the project's store; a setting already in the environment wins (a team's own retries)."""
+    for key, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     mlflow.set_tracking_uri(project.mlflow_uri)
+
+
+def unreachable(uri: str) -> str | None:
+    """Why the tracking server at `uri` does not answer its health check, or None when it does (or is a local store).
+    Asked after a failure, so the error can name the server and the fix instead of MLflow's retry traceback."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return None
+    health = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], path=parts.path.rstrip("/") + "/health"))
+    try:
+        with urllib.request.urlopen(health, timeout=5):
+            return None
+    except urllib.error.HTTPError:  # it answered, if only to refuse: up
+        return None
+    except OSError as exc:  # refused, reset, timed out
+        reason = getattr(exc, "reason", None) or exc
+        return (f"the MLflow tracking server {redact_url(uri)} does not answer ({reason}). Fix: start it again with "
+                "the same backend store and artifact location, then rerun the same `studies run` command: the runs "
+                "already logged are kept, finished steps are cached, and a training step resumes from its saved fits.")
 
 
 # MLflow 3's UI opens an experiment in its GenAI (traces) view unless told it holds model training.
@@ -114,7 +152,12 @@ def stage_run(project: Project, study: str, stage: str, profile: str, params: Ma
         if previous is not None:
             close_attempt(previous, run.info.run_id)
         mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
-        yield run
+        try:
+            yield run
+        except Exception:
+            if unreachable(project.mlflow_uri):  # closing the run would only wait out the retries again
+                os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+            raise
 
 
 def execution_tags() -> dict[str, str]:
