@@ -45,6 +45,9 @@ def trial(base: Path, k: int) -> dict[str, float]:
     experiments = [e.experiment_id for e in client.search_experiments()]
     finished = len(client.search_runs(experiments, "attributes.status = 'FINISHED'", max_results=10000))
     logs = "".join((base / f"run{i}.log").read_text() for i in range(k)) + server_log
+    for name, pattern in (("MLflow store", "mlflow"), ("Prefect server", "prefect")):
+        hits = [line for line in logs.splitlines() if LOCKED.search(line) and pattern in line.lower()]
+        print(f"  K={k}: {len(hits)} locked-database lines mention {name}", flush=True)
     return {"runs": k, "exit_0": codes.count(0), "mlflow_finished": finished, "mlflow_expected": k * (STAGES + 1),
             "locked_lines": len(LOCKED.findall(logs)), "seconds": seconds}
 
@@ -52,11 +55,14 @@ def trial(base: Path, k: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--keep", type=Path, help="keep each trial's copies and logs under this folder")
     args = parser.parse_args()
     print(f"{'K':>3} {'exit 0':>7} {'MLflow FINISHED':>16} {'locked lines':>13} {'wall s':>8}")
     for k in args.runs:
         with tempfile.TemporaryDirectory() as tmp:
-            r = trial(Path(tmp), k)
+            base = args.keep / f"k{k}" if args.keep else Path(tmp)
+            base.mkdir(parents=True, exist_ok=True)
+            r = trial(base, k)
         print(f"{k:>3} {r['exit_0']:>7} {r['mlflow_finished']:>7}/{r['mlflow_expected']:<8} {r['locked_lines']:>13} "
               f"{r['seconds']:>8.0f}", flush=True)
 
