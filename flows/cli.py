@@ -290,6 +290,8 @@ def server(
     exe = Path(sys.executable).with_name("prefect")
     typer.echo(f"Prefect server on http://{host}:{port} (home {os.environ['PREFECT_HOME']}); "
                f"in other shells: export PREFECT_API_URL=http://{host}:{port}/api")
+    # Concurrency slots (the `gpu` limit) on disk, not in memory: a restarted server still knows who holds them.
+    os.environ.setdefault("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", "prefect.server.concurrency.lease_storage.filesystem")
     os.execv(str(exe), [str(exe), "server", "start", "--host", host, "--port", str(port)])
 
 

@@ -11,7 +11,8 @@ from prefect.runtime import flow_run
 
 from flows import dag
 from tasks import caching, dispatch, params, tracking
-from tasks.project import Project
+from tasks.paths import confine
+from tasks.project import Project, find_root
 from tasks.steps import dispatch_stage, publish_summary, register_champions, reproduce_stage
 
 
@@ -96,6 +97,6 @@ def stage_task(stage: dag.StageInfo, refresh: bool = False) -> tuple[Task, dict[
 def make_study_flow(study: str):
     @flow(name=study, flow_run_name=f"{study}-{{profile}}", log_prints=True)
     def study_flow(root: str, profile: str) -> dict[str, Any]:
-        return run_study(Path(root), study, profile)
+        return run_study(confine(root, find_root(), "root"), study, profile)
 
     return study_flow

@@ -38,7 +38,7 @@ from tasks import tracking
 from tasks.caching import code_hashes
 from tasks.project import Project
 from tasks.redact import redact_url
-from tasks.versioning import run_dvc
+from tasks.versioning import dvc_pull, run_dvc
 
 DISPATCH_ENV = "STUDIES_DISPATCH"
 WORKER_NAME_ENV = "STUDIES_WORKER_NAME"
@@ -79,7 +79,7 @@ def run_on_worker(request: dict[str, Any]) -> dict[str, Any]:
     for rel, text in {"params.yaml": request["params_yaml"], "dvc.lock": request["dvc_lock"], **request["dvc_files"]}.items():
         (root / rel).write_text(text)
     get_run_logger().info("%s: pulling %s from the DVC remote", stage, ", ".join(request["inputs"]))
-    run_dvc(root, "pull", *request["inputs"])
+    dvc_pull(root, request["inputs"])
     result = repro(root, stage, request["env"])
     run_dvc(root, "push", stage)
     lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"][stage]
@@ -136,7 +136,7 @@ def dispatch(root: Path, stage: str, pool: str, env: dict[str, str], retries: in
         if watch(future.task_run_id, task.task_key, pool):
             result = future.result()
             record_lock(root, stage, result.pop("lock"))
-            run_dvc(root, "pull", stage)
+            dvc_pull(root, [stage])
             return result
         logger.warning("%s: the worker running attempt %d is gone; resubmitting", stage, attempt)
     raise WorkerError(f"{stage}: {retries + 1} attempts lost their worker. Fix: check the `{pool}` workers' logs.")

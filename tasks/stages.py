@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from tasks import fan_out
 from tasks import params as params_mod
 from tasks import tracking
 from tasks.project import Project
@@ -57,5 +58,5 @@ def _run_tracked(project: Project, study: str, step: str, profile: str, inputs: 
     ctx = StageContext(project, study, step, profile, params, inputs, outputs)
     for path in outputs.values():
         path.parent.mkdir(parents=True, exist_ok=True)
-    with tracking.stage_run(project, study, step, profile, params.get(step, {})):
+    with tracking.stage_run(project, study, step, profile, params.get(step, {})), fan_out.from_environment():
         steps[step](ctx)

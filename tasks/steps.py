@@ -18,7 +18,7 @@ from tasks import tracking
 from tasks.caching import cache_key
 from tasks.project import Project
 from tasks.redact import redact_url
-from tasks.versioning import DvcError, run_dvc
+from tasks.versioning import DvcError, dvc_pull, run_dvc
 
 
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -43,7 +43,7 @@ def ensure_data(root: Path) -> str:
         return "up to date"
     logger.info("data/ differs from data.dvc (%s): pulling from the DVC remote", status)
     try:
-        run_dvc(root, "pull", "data.dvc")
+        dvc_pull(root, ["data.dvc"])
         return "pulled"
     except DvcError:
         from tasks.ingest import ingest

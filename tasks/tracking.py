@@ -175,13 +175,37 @@ def execution_tags() -> dict[str, str]:
 
 
 def previous_attempt(experiment: str, stage: str, input_key: str | None) -> Any:
-    """The latest unfinished run of this step on the same inputs (a crashed or killed attempt), if any."""
+    """The latest unfinished run of this step on the same inputs whose flow is gone (a crashed or killed attempt).
+
+    Checkouts on the same commit, data and params share the input key, so an unfinished run with this key may
+    be another host's live step: it counts only if it belongs to this flow run (a resubmitted attempt) or to a
+    flow run the Prefect server reports ended (found by the load test: concurrent runs failed each other)."""
     if not input_key:
         return None
     runs = mlflow.search_runs([experiment], f"tags.stage = '{stage}' and tags.`studies.input_key` = '{input_key}' "
                               "and attributes.status != 'FINISHED'", order_by=["attributes.start_time DESC"],
-                              max_results=1, output_format="list")
-    return runs[0] if runs else None
+                              max_results=20, output_format="list")
+    return next((run for run in runs if _owner_gone(run.data.tags.get("prefect.flow_run_id", "none"))), None)
+
+
+def _owner_gone(flow_run_id: str) -> bool:
+    if flow_run_id == "none":  # a bare `dvc repro`: no flow to ask about
+        return False
+    if flow_run_id == os.environ.get(FLOW_RUN_ENV):
+        return True
+    if not os.environ.get("PREFECT_API_URL"):  # embedded mode: asking would start a second local Prefect server
+        return False
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as prefect:
+        try:
+            state = prefect.read_flow_run(UUID(flow_run_id)).state
+        except ObjectNotFound:  # recorded on another Prefect server: not ours to judge
+            return False
+    return state is not None and state.is_final()
 
 
 def close_attempt(previous: Any, successor: str) -> None:
