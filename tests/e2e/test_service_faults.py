@@ -20,7 +20,7 @@ from tests.conftest import BIN, copy_project, project_env
 from tests.e2e.pipeline import dvc, experiment_runs, prefect_api, studies
 from tests.services import free_port, mlflow_server, prefect_server, wait_http
 
-pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
+pytestmark = [pytest.mark.e2e, pytest.mark.reliability, pytest.mark.slow]  # minutes each: `make reliability` runs them
 
 class Restartable:
     """A server process that can be stopped (SIGTERM) and started again on the same port with the same store."""

@@ -19,7 +19,7 @@ from tests.e2e.pipeline import dvc, studies
 from tests.e2e.team import BUCKET, team_services
 from tests.reliability import record
 
-pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
+pytestmark = [pytest.mark.e2e, pytest.mark.reliability, pytest.mark.slow]  # minutes each: `make reliability` runs them
 
 
 def test_training_runs_on_a_worker_that_shares_no_folder_with_the_flow(tmp_path: Path) -> None:
