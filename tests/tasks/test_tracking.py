@@ -6,6 +6,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tasks.tracking import FLOW_RUN_ENV, previous_attempt
 from tests.e2e.pipeline import prefect_api
@@ -45,4 +46,6 @@ def test_another_live_flow_runs_attempt_is_left_alone_and_an_ended_ones_is_taken
         monkeypatch.setenv(FLOW_RUN_ENV, "flow-here")
         dead = unfinished(experiment, ended)
         unfinished(experiment, live)  # the newest: a concurrent host's step still running
-        assert previous_attempt(experiment, "train", KEY).info.run_id == dead
+        # A stage process reads PREFECT_API_URL at start; this one may have loaded Prefect's settings already.
+        with temporary_settings({PREFECT_API_URL: api}):
+            assert previous_attempt(experiment, "train", KEY).info.run_id == dead
