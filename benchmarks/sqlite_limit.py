@@ -4,7 +4,8 @@ store (the embedded default, `sqlite:///…/mlflow.db`, shared). For each K it p
 MLflow runs FINISHED against those expected, and the lines mentioning a locked database.
 
 Run: .venv/bin/python benchmarks/sqlite_limit.py --runs 2 4 8
-The limit the CLI enforces (tasks/sqlite_slots.py SQLITE_MAX_RUNS) is the largest K with no failure here.
+The limit the CLI enforces (tasks/sqlite_slots.py SQLITE_MAX_RUNS) is the largest K with no failure here; the
+benchmark lifts it to K (STUDIES_SQLITE_MAX_RUNS) to measure.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def trial(base: Path, k: int) -> dict[str, float]:
         start = time.monotonic()
         procs = []
         for i, root in enumerate(roots):
-            env = project_env(root) | {"PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": mlflow_uri}
+            env = project_env(root) | {"PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": mlflow_uri, "STUDIES_SQLITE_MAX_RUNS": str(k)}
             log = (base / f"run{i}.log").open("w")
             procs.append(subprocess.Popen([str(BIN / "studies"), "run", "mlc", "--profile", "ci"], cwd=root, env=env,
                                           stdout=log, stderr=subprocess.STDOUT))
