@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from mlflow.tracking import MlflowClient
 
@@ -59,3 +61,29 @@ def task_runs(api: str, flow_run_id: str, names: set[str], timeout: float = 60) 
         if names <= set(by_name) or time.monotonic() > deadline:
             return by_name
         time.sleep(2)
+
+
+def start_worker(root: Path, env: dict[str, str], name: str, log: Path) -> subprocess.Popen:
+    """`studies worker --pool gpu` in its own process group, so a test can kill it with what it runs."""
+    with log.open("a") as out:
+        return subprocess.Popen([str(BIN / "studies"), "worker", "--pool", "gpu", "--name", name], cwd=root, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_for(condition: Callable[[], bool], what: str, procs: dict[str, subprocess.Popen], logs: list[Path],
+             timeout: float = 600) -> None:
+    """Poll `condition`; fail early, with the logs, when a process we rely on exits."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        for name, proc in procs.items():
+            assert proc.poll() is None, f"{name} exited early ({proc.returncode}):\n" + "\n".join(l.read_text()[-4000:] for l in logs)
+        assert time.monotonic() < deadline, f"timed out waiting for {what}:\n" + "\n".join(l.read_text()[-3000:] for l in logs)
+        time.sleep(0.5)
+
+
+def stop(worker: subprocess.Popen, flow: subprocess.Popen | None) -> None:
+    """The worker's process group politely, then a flow still running (a failed test) for good."""
+    os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=60)
+    if flow is not None and flow.poll() is None:
+        flow.kill()

@@ -10,14 +10,13 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from tests import reliability
 from tests.conftest import BIN, copy_project, project_env
-from tests.e2e.pipeline import dvc, experiment_runs, prefect_api, studies
+from tests.e2e.pipeline import dvc, experiment_runs, prefect_api, start_worker, stop, studies, wait_for
 from tests.services import free_port, mlflow_server, prefect_server, wait_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability, pytest.mark.slow]  # minutes each: `make reliability` runs them
@@ -65,17 +64,6 @@ def prefect_store_server(home: Path, port: int) -> Restartable:
     home.mkdir(parents=True, exist_ok=True)
     cmd = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     return Restartable(cmd, f"http://127.0.0.1:{port}/api/health", home / "prefect-server.log", env)
-
-
-def wait_for(condition: Callable[[], bool], what: str, procs: dict[str, subprocess.Popen], logs: list[Path],
-             timeout: float = 300) -> None:
-    """Poll `condition`; fail early, with the logs, when a process we rely on exits."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        for name, proc in procs.items():
-            assert proc.poll() is None, f"{name} exited early ({proc.returncode}):\n" + "\n".join(l.read_text()[-4000:] for l in logs)
-        assert time.monotonic() < deadline, f"timed out waiting for {what}:\n" + "\n".join(l.read_text()[-3000:] for l in logs)
-        time.sleep(0.5)
 
 
 def stage_runs(client: MlflowClient) -> dict[str, list]:
@@ -155,12 +143,6 @@ def test_mlflow_stopped_mid_training_fails_clearly_and_the_rerun_continues(tmp_p
                        seconds_to_fail=round(seconds_to_fail, 1))
 
 
-def _worker(root: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
-    with log.open("a") as out:
-        return subprocess.Popen([str(BIN / "studies"), "worker", "--pool", "gpu", "--name", "gpu-a"], cwd=root, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
 def test_prefect_restarted_while_the_worker_trains_and_the_flow_completes(tmp_path: Path) -> None:
     flow_root, worker_root = copy_project(tmp_path / "flow"), copy_project(tmp_path / "worker")
     port = free_port()
@@ -176,7 +158,7 @@ def test_prefect_restarted_while_the_worker_trains_and_the_flow_completes(tmp_pa
                 dvc(root, env, "remote", "modify", "--local", "local", "url", str(tmp_path / "dvc-remote"))
             logs = [tmp_path / "flow.log", tmp_path / "worker.log"]
             client = MlflowClient(mlflow_uri)
-            worker, flow = _worker(worker_root, worker_env, logs[1]), None
+            worker, flow = start_worker(worker_root, worker_env, "gpu-a", logs[1]), None
             try:
                 wait_for(lambda: "serving pool 'gpu'" in logs[1].read_text(), "the worker", {"worker": worker}, logs[1:])
                 with logs[0].open("w") as out:
@@ -193,10 +175,7 @@ def test_prefect_restarted_while_the_worker_trains_and_the_flow_completes(tmp_pa
                 assert flow.wait(timeout=900) == 0, logs[0].read_text()[-6000:]
                 assert worker.poll() is None, logs[1].read_text()[-4000:]
             finally:
-                os.killpg(worker.pid, signal.SIGTERM)
-                worker.wait(timeout=60)
-                if flow is not None and flow.poll() is None:
-                    flow.kill()
+                stop(worker, flow)
             flow_log, worker_log = logs[0].read_text(), logs[1].read_text()
             train = stage_runs(client)["train"]
 

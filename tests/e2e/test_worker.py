@@ -9,33 +9,17 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import BIN, copy_project, project_env
-from tests.e2e.pipeline import dvc, experiment_runs, prefect_api
+from tests.e2e.pipeline import dvc, experiment_runs, prefect_api, start_worker, stop, wait_for
 from tests.services import mlflow_server, prefect_server
 
 pytestmark = pytest.mark.e2e
 
 SEEDS = "mlc.train.seeds=[0,1,2]"  # several fits, so the kill lands between saved fits
-
-
-def _start_worker(root: Path, env: dict[str, str], name: str, log: Path) -> subprocess.Popen:
-    with log.open("a") as out:
-        return subprocess.Popen([str(BIN / "studies"), "worker", "--pool", "gpu", "--name", name], cwd=root, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _wait(condition, what: str, procs: list[subprocess.Popen], logs: list[Path], timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        for proc, log in zip(procs, logs):
-            assert proc.poll() is None, f"{log.name} exited early:\n{log.read_text()[-4000:]}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}:\n" + "\n".join(l.read_text()[-3000:] for l in logs)
-        time.sleep(1)
 
 
 def test_training_runs_on_the_worker_and_survives_its_kill(tmp_path: Path) -> None:
@@ -47,26 +31,23 @@ def test_training_runs_on_the_worker_and_survives_its_kill(tmp_path: Path) -> No
         for root, env in ((flow_root, flow_env), (worker_root, worker_env)):  # one DVC remote, as a team configures it
             dvc(root, env, "remote", "modify", "--local", "local", "url", str(tmp_path / "dvc-remote"))
         logs = [tmp_path / "flow.log", tmp_path / "worker.log"]
-        worker = _start_worker(worker_root, worker_env, "gpu-a", logs[1])
+        worker = start_worker(worker_root, worker_env, "gpu-a", logs[1])
         flow = None
         try:
-            _wait(lambda: "serving pool 'gpu'" in logs[1].read_text(), "the worker", [worker], logs[1:])
+            wait_for(lambda: "serving pool 'gpu'" in logs[1].read_text(), "the worker", {"worker": worker}, logs[1:])
             with logs[0].open("w") as out:
                 flow = subprocess.Popen([str(BIN / "studies"), "run", "mlc", "--profile", "ci", "--dispatch", "gpu", "--set", SEEDS],
                                         cwd=flow_root, env=flow_env, stdout=out, stderr=subprocess.STDOUT)
             state = worker_root / "results" / "ci" / "mlc" / "train-state"
-            _wait(lambda: any(state.rglob("*.pt")), "a saved fit on the worker", [flow, worker], logs)
+            wait_for(lambda: any(state.rglob("*.pt")), "a saved fit on the worker", {"studies run": flow, "worker": worker}, logs)
             saved_before_kill = len(list(state.rglob("*.pt")))
             os.killpg(worker.pid, signal.SIGKILL)  # the worker and the training it runs, as when its machine dies
             worker.wait()
             killed_pid = worker.pid
-            worker = _start_worker(worker_root, worker_env, "gpu-b", logs[1])
+            worker = start_worker(worker_root, worker_env, "gpu-b", logs[1])
             assert flow.wait(timeout=900) == 0, logs[0].read_text()[-6000:]
         finally:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(timeout=60)
-            if flow is not None and flow.poll() is None:
-                flow.kill()
+            stop(worker, flow)
         flow_log, worker_log = logs[0].read_text(), logs[1].read_text()
 
         # The retry resumed from the fits the killed attempt had saved, on the restarted worker.
