@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from mlflow.tracking import MlflowClient
 from prefect import Task, flow
@@ -57,22 +56,12 @@ def _tracked_study(project: Project, study: str, profile: str, flow_run_id: str)
 def close_abandoned_parents(client: MlflowClient, experiment: str) -> None:
     """Mark FAILED the study runs still RUNNING whose Prefect flow run has ended: their flow could not close them
     (the tracking server was down when it failed, or the process was killed). Runs of live flows are left alone."""
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
     running = [r for r in client.search_runs([experiment], "attributes.status = 'RUNNING'")
                if "stage" not in r.data.tags and r.data.tags.get("prefect.flow_run_id", "none") != "none"]
-    if not running:
-        return
-    with get_client(sync_client=True) as prefect:
-        for run in running:
-            try:
-                state = prefect.read_flow_run(UUID(run.data.tags["prefect.flow_run_id"])).state
-            except ObjectNotFound:  # recorded on another Prefect server: not ours to judge
-                continue
-            if state is not None and state.is_final():
-                client.set_tag(run.info.run_id, "studies.closed_because", f"its Prefect flow run ended {state.type.value}")
-                client.set_terminated(run.info.run_id, "FAILED")
+    for run in running:
+        if ended := tracking.ended_flow_run_state(run.data.tags["prefect.flow_run_id"]):
+            client.set_tag(run.info.run_id, "studies.closed_because", f"its Prefect flow run ended {ended}")
+            client.set_terminated(run.info.run_id, "FAILED")
 
 
 def run_stage(root: Path, stage: dag.StageInfo, parent_run_id: str, flow_run_id: str) -> dict[str, Any]:

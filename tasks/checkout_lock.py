@@ -21,7 +21,7 @@ LOCK_FILE = ".studies-run.lock"
 
 
 class CheckoutBusy(RuntimeError):
-    pass
+    """Another pipeline process holds this checkout."""
 
 
 @contextmanager

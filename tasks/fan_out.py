@@ -30,7 +30,7 @@ RUNNERS = ("dask",)
 
 
 class FanOutError(ValueError):
-    pass
+    """The configured task runner is unknown or cannot be reached."""
 
 
 def backend_from_env() -> parallel.Backend | None:

@@ -16,7 +16,7 @@ ALLOWED_ENV = "STUDIES_ALLOWED_PATHS"
 
 
 class PathNotAllowed(ValueError):
-    pass
+    """A served path option points outside the allowed folders."""
 
 
 def served() -> bool:

@@ -33,7 +33,7 @@ KEYS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
 
 
 class SettingsError(ValueError):
-    pass
+    """studies.toml (or $STUDIES_CONFIG) cannot be used as written."""
 
 
 def config_file(root: Path) -> Path | None:

@@ -20,7 +20,7 @@ LIMIT_ENV = "STUDIES_SQLITE_MAX_RUNS"
 
 
 class SqliteBusy(RuntimeError):
-    pass
+    """Every run slot of the SQLite store is taken (or the cap is malformed)."""
 
 
 def sqlite_file(uri: str) -> Path | None:

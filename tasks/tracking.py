@@ -195,6 +195,12 @@ def _owner_gone(flow_run_id: str) -> bool:
         return True
     if not os.environ.get("PREFECT_API_URL"):  # embedded mode: asking would start a second local Prefect server
         return False
+    return ended_flow_run_state(flow_run_id) is not None
+
+
+def ended_flow_run_state(flow_run_id: str) -> str | None:
+    """The final state type of a flow run on this Prefect server; None while it runs, or when the server does
+    not know it (recorded on another server: not ours to judge)."""
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
@@ -203,9 +209,9 @@ def _owner_gone(flow_run_id: str) -> bool:
     with get_client(sync_client=True) as prefect:
         try:
             state = prefect.read_flow_run(UUID(flow_run_id)).state
-        except ObjectNotFound:  # recorded on another Prefect server: not ours to judge
-            return False
-    return state is not None and state.is_final()
+        except ObjectNotFound:
+            return None
+    return state.type.value if state is not None and state.is_final() else None
 
 
 def close_attempt(previous: Any, successor: str) -> None:
