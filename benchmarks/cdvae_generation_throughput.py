@@ -7,6 +7,7 @@ graphs, and scales to the steps a real run takes: 50 × 100 (upstream) and 50 ×
 Weights are random: throughput does not depend on them, except through the atom counts, which
 are fixed to 5 (Perov-5) so that every configuration decodes the same number of atoms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,9 +46,13 @@ def main(profile: str, batches: list[int], device_name: str, threads: int) -> No
     device = resolve_device(device_name)
     model = five_atom_model(profile, device)
     levels = model.cfg.num_noise_level
-    print(f"{profile} configuration ({sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters) on {device}, "
-          f"{threads} threads; {ATOMS} atoms per crystal")
-    print("| batch | s per Langevin step | crystals/s, 50 × 100 steps (upstream) | crystals/s, 50 × 5 steps (cpu profile) |")
+    print(
+        f"{profile} configuration ({sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters) on {device}, "
+        f"{threads} threads; {ATOMS} atoms per crystal"
+    )
+    print(
+        "| batch | s per Langevin step | crystals/s, 50 × 100 steps (upstream) | crystals/s, 50 × 5 steps (cpu profile) |"
+    )
     print("|---|---|---|---|")
     for batch in batches:
         cfg = LangevinConfig(n_step_each=1, batch_size=batch)
@@ -59,7 +64,10 @@ def main(profile: str, batches: list[int], device_name: str, threads: int) -> No
         if device.type == "cuda":
             torch.cuda.synchronize()
         step = (time.perf_counter() - start) / levels
-        print(f"| {batch} | {step:.4f} | {batch / (step * levels * 100):.3f} | {batch / (step * levels * 5):.2f} |", flush=True)
+        print(
+            f"| {batch} | {step:.4f} | {batch / (step * levels * 100):.3f} | {batch / (step * levels * 5):.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Predictions are real perov_5 test crystals with Gaussian noise of `--noise` Å o
 every Cartesian coordinate, so most of them match and each pair costs what a
 good model's reconstruction costs. Pool start-up is included in the pooled time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,13 @@ from studies.cdvae.metrics import reconstruction_metrics  # noqa: E402
 
 def default_csv() -> Path:
     """perov_5's test.csv in the offline mirror beside the checkout or any folder above it, as tests/conftest.py finds it."""
-    mirror = next((p / "shared" / "datasets" for p in REPO.parents if (p / "shared" / "datasets").is_dir()), None)
+    mirror = next(
+        (p / "shared" / "datasets" for p in REPO.parents if (p / "shared" / "datasets").is_dir()), None
+    )
     if mirror is None:
-        raise SystemExit("no shared/datasets folder above the repository. Fix: pass --csv PATH to a perov_5 CSV.")
+        raise SystemExit(
+            "no shared/datasets folder above the repository. Fix: pass --csv PATH to a perov_5 CSV."
+        )
     return mirror / "cdvae" / "perov_5" / "test.csv"
 
 
@@ -38,7 +43,9 @@ def pairs(csv: Path, n: int, noise: float, seed: int = 0) -> tuple[list[CrystalA
     rng = np.random.default_rng(seed)
     preds = []
     for t in truths:
-        shift = build_structure(t).lattice.get_fractional_coords(rng.normal(0.0, noise, size=t.frac_coords.shape))
+        shift = build_structure(t).lattice.get_fractional_coords(
+            rng.normal(0.0, noise, size=t.frac_coords.shape)
+        )
         preds.append(dataclasses.replace(t, frac_coords=t.frac_coords + shift))
     return preds, truths
 
@@ -47,7 +54,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="number of (prediction, ground truth) pairs")
     parser.add_argument("--noise", type=float, default=0.1, help="Gaussian noise on Cartesian coordinates, Å")
-    parser.add_argument("--csv", type=Path, default=None, help="a CDVAE CSV (default: the mirror's perov_5 test.csv)")
+    parser.add_argument(
+        "--csv", type=Path, default=None, help="a CDVAE CSV (default: the mirror's perov_5 test.csv)"
+    )
     args = parser.parse_args()
     csv = args.csv or default_csv()
     preds, truths = pairs(csv, args.n, args.noise)

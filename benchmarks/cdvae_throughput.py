@@ -6,6 +6,7 @@ train stage runs it, deterministic kernels on), one decoder score call without g
 (what each Langevin step costs), and one full Langevin step for a batch of 64.
 Compare with the reference CDVAE code's numbers in ../shared/ANCHORS.md (same machine kind).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,17 +18,19 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks.timing import timed  # noqa: E402
 from studies.cdvae.config import LangevinConfig, ModelConfig  # noqa: E402
 from studies.cdvae.sample import langevin_decode  # noqa: E402
 from studies.common.seeding import seed_everything  # noqa: E402
 from tests.studies.cdvae.perov import crystal_set, tiny_model  # noqa: E402  (real crystals from the offline mirror)
-from benchmarks.timing import timed  # noqa: E402
 
 
 def profile_model(profile: str) -> ModelConfig:
     import yaml
 
-    overrides = yaml.safe_load((REPO / "params.yaml").read_text())["profiles"][profile]["cdvae"]["train"]["model"]
+    overrides = yaml.safe_load((REPO / "params.yaml").read_text())["profiles"][profile]["cdvae"]["train"][
+        "model"
+    ]
     return ModelConfig.from_dict(overrides)
 
 
@@ -58,8 +61,14 @@ def main(batch: int, steps: int, threads: int) -> None:
         one_level = LangevinConfig(n_step_each=1)
 
         def langevin_step() -> None:  # 1 step at each of the levels, divided below
-            langevin_decode(model, torch.randn(64, cfg.latent_dim), one_level, torch.Generator().manual_seed(0),
-                            num_atoms=small.num_atoms, atom_types=small.atom_types)
+            langevin_decode(
+                model,
+                torch.randn(64, cfg.latent_dim),
+                one_level,
+                torch.Generator().manual_seed(0),
+                num_atoms=small.num_atoms,
+                atom_types=small.atom_types,
+            )
 
         n_params = sum(p.numel() for p in model.parameters())
         train_s = timed(train_step, steps)
@@ -69,7 +78,9 @@ def main(batch: int, steps: int, threads: int) -> None:
         print(f"  training step, batch {batch}: {train_s:.2f} s → {batch / train_s:.1f} crystals/s")
         print(f"  decoder score call, batch {batch}, no_grad: {score_s:.2f} s")
         print(f"  one Langevin step, batch 64: {step_s:.3f} s")
-        print(f"  peak RSS so far (the paper configuration runs first): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
+        print(
+            f"  peak RSS so far (the paper configuration runs first): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB"
+        )
 
 
 if __name__ == "__main__":

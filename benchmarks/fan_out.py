@@ -7,6 +7,7 @@ without STUDIES_DASK_ADDRESS; cluster start-up included), and `dask` on a cluste
 address: the per-map cost without start-up). Prefect's API is $PREFECT_API_URL or a temporary local server, started
 before the timings. Every run's per-pair RMS must equal the pool's, or the script fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=64, help="number of (prediction, ground truth) pairs")
     parser.add_argument("--workers", type=int, default=2, help="pool processes / Dask worker processes")
-    parser.add_argument("--repeats", type=int, default=1, help="timed calls per way (the fastest is reported)")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="timed calls per way (the fastest is reported)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="fan-out-bench-"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -36,11 +39,13 @@ def main() -> None:
     from benchmarks.cdvae_match_throughput import default_csv, pairs
     from studies.cdvae.metrics import reconstruction_metrics
     from studies.common import parallel
-    from tasks.fan_out_dask import DaskFanOut
+    from tasks.orchestration.fan_out_dask import DaskFanOut
 
     preds, truths = pairs(default_csv(), args.n, 0.1)
     api = DaskFanOut().api_url()  # Prefect's API up before any timing
-    print(f"{args.n} pairs, {args.workers} workers, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.n} pairs, {args.workers} workers, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+    )
 
     def timed(label: str, backend: parallel.Backend | None, reference: list | None) -> list:
         best, rms = float("inf"), None
@@ -60,9 +65,16 @@ def main() -> None:
     reference = timed("process pool", None, None)
     timed("dask, LocalCluster started per map", DaskFanOut(), reference)
     # a cluster at an address needs PREFECT_API_URL set (remote workers cannot reach a temporary server)
-    with temporary_settings({PREFECT_API_URL: api}), distributed.LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address="127.0.0.1:0") as cluster:
+    with (
+        temporary_settings({PREFECT_API_URL: api}),
+        distributed.LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as cluster,
+    ):
         warm: Callable = DaskFanOut(cluster.scheduler_address)
         timed("dask, running cluster (first map: workers import the study)", warm, reference)
         timed("dask, running cluster (warm)", warm, reference)

@@ -10,6 +10,7 @@ It copies the project (as the tests do), starts a Prefect server (scheduler loop
      checkout (a different seed each time, so it really trains), and prints for each the Prefect task's wall time
      minus the training's own MLflow run time: what orchestration adds around the step.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,9 @@ def _ts(stamp: str) -> float:
 
 def _background(cmd: list[str], root: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("w") as out:
-        return subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -49,12 +52,19 @@ def schedule_latency(base: Path, api: str, env: dict[str, str], runs: int, inter
     free at that time (`serve` runs one at a time; a run due while the previous one works waits for it)."""
     root = copy_project(base / "scheduled")
     env = project_env(root) | env
-    serve = _background([str(BIN / "studies"), "serve", "--profile", "ci", "--study", "mlc", "--interval", str(interval)],
-                        root, env, base / "serve.log")
+    serve = _background(
+        [str(BIN / "studies"), "serve", "--profile", "ci", "--study", "mlc", "--interval", str(interval)],
+        root,
+        env,
+        base / "serve.log",
+    )
     try:
         while True:
-            done = [r for r in prefect_api(api, "/flow_runs/filter", {"sort": "EXPECTED_START_TIME_ASC"})
-                    if r["name"].startswith("pipeline") and r["state"]["type"] == "COMPLETED"]
+            done = [
+                r
+                for r in prefect_api(api, "/flow_runs/filter", {"sort": "EXPECTED_START_TIME_ASC"})
+                if r["name"].startswith("pipeline") and r["state"]["type"] == "COMPLETED"
+            ]
             if len(done) >= runs:
                 break
             assert serve.poll() is None, (base / "serve.log").read_text()[-3000:]
@@ -74,30 +84,62 @@ def schedule_latency(base: Path, api: str, env: dict[str, str], runs: int, inter
 def _checkout(path: Path, remote: Path) -> Path:
     """A copy of the project whose DVC remote is the shared `remote` (as a team configures it, in .dvc/config.local)."""
     root = copy_project(path)
-    subprocess.run([sys.executable, "-m", "dvc", "remote", "modify", "--local", "local", "url", str(remote)], cwd=root, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "remote", "modify", "--local", "local", "url", str(remote)],
+        cwd=root,
+        check=True,
+    )
     return root
 
 
-def dispatch_overhead(base: Path, api: str, mlflow_uri: str, env: dict[str, str], runs: int) -> dict[str, list[float]]:
+def dispatch_overhead(
+    base: Path, api: str, mlflow_uri: str, env: dict[str, str], runs: int
+) -> dict[str, list[float]]:
     """Per mode, the train task's wall time minus its MLflow run's time, over `runs` real trainings."""
     from mlflow.tracking import MlflowClient
 
     out: dict[str, list[float]] = {}
     worker_root = _checkout(base / "worker-checkout", base / "dvc-remote")
-    worker = _background([str(BIN / "studies"), "worker", "--pool", "gpu"], worker_root, project_env(worker_root) | env,
-                         base / "worker.log")
+    worker = _background(
+        [str(BIN / "studies"), "worker", "--pool", "gpu"],
+        worker_root,
+        project_env(worker_root) | env,
+        base / "worker.log",
+    )
     try:
         for mode, extra in (("in-process", []), ("worker", ["--dispatch", "gpu"])):
             root = _checkout(base / f"flow-{mode}", base / "dvc-remote")
             for seed in range(runs):
-                subprocess.run([str(BIN / "studies"), "run", "mlc", "--profile", "ci", "--no-push", *extra,
-                                "--set", f"mlc.train.seeds=[{seed}]"], cwd=root, env=project_env(root) | env, check=True,
-                               capture_output=True)
+                subprocess.run(
+                    [
+                        str(BIN / "studies"),
+                        "run",
+                        "mlc",
+                        "--profile",
+                        "ci",
+                        "--no-push",
+                        *extra,
+                        "--set",
+                        f"mlc.train.seeds=[{seed}]",
+                    ],
+                    cwd=root,
+                    env=project_env(root) | env,
+                    check=True,
+                    capture_output=True,
+                )
             client = MlflowClient(mlflow_uri)
             exp = client.get_experiment_by_name("mlc").experiment_id
-            trains = client.search_runs([exp], "tags.stage = 'train'", order_by=["attributes.start_time DESC"], max_results=runs)
-            tasks = sorted((t for t in prefect_api(api, "/task_runs/filter", {}) if t["name"].startswith("mlc-train")
-                            and t["state"]["type"] == "COMPLETED"), key=lambda t: t["start_time"])[-runs:]
+            trains = client.search_runs(
+                [exp], "tags.stage = 'train'", order_by=["attributes.start_time DESC"], max_results=runs
+            )
+            tasks = sorted(
+                (
+                    t
+                    for t in prefect_api(api, "/task_runs/filter", {})
+                    if t["name"].startswith("mlc-train") and t["state"]["type"] == "COMPLETED"
+                ),
+                key=lambda t: t["start_time"],
+            )[-runs:]
             inner = sorted((r.info.end_time - r.info.start_time) / 1000 for r in trains)
             outer = sorted(_ts(t["end_time"]) - _ts(t["start_time"]) for t in tasks)
             out[mode] = [o - i for o, i in zip(outer, inner)]
@@ -112,14 +154,25 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=60)
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="orchestration-bench-"))
-    with prefect_server(base, scheduler=True, leases=True) as api, mlflow_server(base / "mlflow") as mlflow_uri:
-        env = {"PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": mlflow_uri, "PREFECT_LOCAL_STORAGE_PATH": str(base / "results")}
+    with (
+        prefect_server(base, scheduler=True, leases=True) as api,
+        mlflow_server(base / "mlflow") as mlflow_uri,
+    ):
+        env = {
+            "PREFECT_API_URL": api,
+            "MLFLOW_TRACKING_URI": mlflow_uri,
+            "PREFECT_LOCAL_STORAGE_PATH": str(base / "results"),
+        }
         delays = schedule_latency(base, api, env, args.runs, args.interval)
-        print(f"scheduled time → first task (runs due while the slot was free): {', '.join(f'{d:.1f}' for d in delays)} s "
-              f"(median {statistics.median(delays):.1f} s; scheduler loop 5 s)")
+        print(
+            f"scheduled time → first task (runs due while the slot was free): {', '.join(f'{d:.1f}' for d in delays)} s "
+            f"(median {statistics.median(delays):.1f} s; scheduler loop 5 s)"
+        )
         for mode, overheads in dispatch_overhead(base, api, mlflow_uri, env, args.runs).items():
-            print(f"mlc-train {mode}: orchestration around the training {', '.join(f'{o:.1f}' for o in overheads)} s "
-                  f"(median {statistics.median(overheads):.1f} s)")
+            print(
+                f"mlc-train {mode}: orchestration around the training {', '.join(f'{o:.1f}' for o in overheads)} s "
+                f"(median {statistics.median(overheads):.1f} s)"
+            )
 
 
 if __name__ == "__main__":

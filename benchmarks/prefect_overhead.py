@@ -3,6 +3,7 @@
 Run: .venv/bin/python benchmarks/prefect_overhead.py [N]   (embedded mode, temporary PREFECT_HOME)
 Prints the per-task overhead in milliseconds and the flow's fixed start-up cost.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,7 +51,9 @@ def main(n: int) -> None:
     flow_s = time.perf_counter() - start
     per_task_ms = (flow_s - fixed - plain_s) / n * 1000
     print(f"first flow call (local server start-up included): {first:.2f} s")
-    print(f"empty flow: {fixed:.3f} s; {n} plain calls: {plain_s * 1000:.3f} ms; flow of {n} tasks: {flow_s:.2f} s")
+    print(
+        f"empty flow: {fixed:.3f} s; {n} plain calls: {plain_s * 1000:.3f} ms; flow of {n} tasks: {flow_s:.2f} s"
+    )
     print(f"Prefect overhead per task: {per_task_ms:.1f} ms")
 
 

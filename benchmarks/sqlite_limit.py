@@ -4,9 +4,10 @@ store (the embedded default, `sqlite:///…/mlflow.db`, shared). For each K it p
 MLflow runs FINISHED against those expected, and the lines mentioning a locked database.
 
 Run: .venv/bin/python benchmarks/sqlite_limit.py --runs 2 4 8
-The limit the CLI enforces (tasks/sqlite_slots.py SQLITE_MAX_RUNS) is the largest K with no failure here; the
+The limit the CLI enforces (tasks/platform/sqlite_slots.py SQLITE_MAX_RUNS) is the largest K with no failure here; the
 benchmark lifts it to K (STUDIES_SQLITE_MAX_RUNS) to measure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,10 +34,21 @@ def trial(base: Path, k: int) -> dict[str, float]:
         start = time.monotonic()
         procs = []
         for i, root in enumerate(roots):
-            env = project_env(root) | {"PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": mlflow_uri, "STUDIES_SQLITE_MAX_RUNS": str(k)}
+            env = project_env(root) | {
+                "PREFECT_API_URL": api,
+                "MLFLOW_TRACKING_URI": mlflow_uri,
+                "STUDIES_SQLITE_MAX_RUNS": str(k),
+            }
             log = (base / f"run{i}.log").open("w")
-            procs.append(subprocess.Popen([str(BIN / "studies"), "run", "mlc", "--profile", "ci"], cwd=root, env=env,
-                                          stdout=log, stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [str(BIN / "studies"), "run", "mlc", "--profile", "ci"],
+                    cwd=root,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         codes = [p.wait(timeout=3600) for p in procs]
         seconds = time.monotonic() - start
         server_log = (base / "prefect" / "prefect-server.log").read_text()
@@ -49,8 +61,14 @@ def trial(base: Path, k: int) -> dict[str, float]:
     for name, pattern in (("MLflow store", "mlflow"), ("Prefect server", "prefect")):
         hits = [line for line in logs.splitlines() if LOCKED.search(line) and pattern in line.lower()]
         print(f"  K={k}: {len(hits)} locked-database lines mention {name}", flush=True)
-    return {"runs": k, "exit_0": codes.count(0), "mlflow_finished": finished, "mlflow_expected": k * (STAGES + 1),
-            "locked_lines": len(LOCKED.findall(logs)), "seconds": seconds}
+    return {
+        "runs": k,
+        "exit_0": codes.count(0),
+        "mlflow_finished": finished,
+        "mlflow_expected": k * (STAGES + 1),
+        "locked_lines": len(LOCKED.findall(logs)),
+        "seconds": seconds,
+    }
 
 
 def main() -> None:
@@ -64,8 +82,11 @@ def main() -> None:
             base = args.keep / f"k{k}" if args.keep else Path(tmp)
             base.mkdir(parents=True, exist_ok=True)
             r = trial(base, k)
-        print(f"{k:>3} {r['exit_0']:>7} {r['mlflow_finished']:>7}/{r['mlflow_expected']:<8} {r['locked_lines']:>13} "
-              f"{r['seconds']:>8.0f}", flush=True)
+        print(
+            f"{k:>3} {r['exit_0']:>7} {r['mlflow_finished']:>7}/{r['mlflow_expected']:<8} {r['locked_lines']:>13} "
+            f"{r['seconds']:>8.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

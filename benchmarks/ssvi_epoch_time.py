@@ -7,6 +7,7 @@ ratio against dense VI. Part 2 times one 256×256 layer's forward product at bat
 and as a CSR sparse matmul (torch.sparse) over densities, to show at which density a sparse kernel
 would beat the dense one on this CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,9 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks.timing import timed  # noqa: E402
 from studies.ssvi.config import SSVIConfig  # noqa: E402
 from studies.ssvi.train import fit  # noqa: E402
-from benchmarks.timing import timed  # noqa: E402
 
 
 def digits() -> tuple[np.ndarray, np.ndarray]:
@@ -35,11 +36,17 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 def epoch_times(epochs: int, density: float) -> None:
     X, y = digits()
-    print(f"{'arch':5} {'method':14} {'s/epoch':>8} {'train FLOPs':>12} {'FLOPs vs dense VI':>18} {'time vs dense VI':>17}")
+    print(
+        f"{'arch':5} {'method':14} {'s/epoch':>8} {'train FLOPs':>12} {'FLOPs vs dense VI':>18} {'time vs dense VI':>17}"
+    )
     for arch in ("mlp", "cnn"):
         rows = {}
-        for name, kw in (("dense VI", dict(method="vi", density=1.0)), (f"SSVI {density}", dict(method="ssvi", density=density)),
-                         (f"static {density}", dict(method="vi", density=density)), ("deterministic", dict(method="deterministic"))):
+        for name, kw in (
+            ("dense VI", dict(method="vi", density=1.0)),
+            (f"SSVI {density}", dict(method="ssvi", density=density)),
+            (f"static {density}", dict(method="vi", density=density)),
+            ("deterministic", dict(method="deterministic")),
+        ):
             cfg = SSVIConfig(arch=arch, epochs=epochs, kl_warmup_epochs=1, update_every=5, **kw)
             fit(SSVIConfig(arch=arch, epochs=1, **kw), X[:256], y[:256], seed=0)  # warm-up
             trained = fit(cfg, X, y, seed=0)

@@ -5,6 +5,7 @@ It copies the project (tracked + untracked files, no data or results) to a
 temporary folder, runs `studies run` there with embedded defaults, and prints
 each stage's seconds as the flow measured them, plus the total.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,9 @@ def main(profile: str, study: str | None) -> None:
     cmd = [str(BIN / "studies"), "run", *([study] if study else []), "--profile", profile]
     subprocess.run(cmd, cwd=root, env=project_env(root), check=True)
     total = time.perf_counter() - start
-    print(f"\nprofile {profile}: total wall time {total:.0f} s (data ingest, Prefect and MLflow start-up included)")
+    print(
+        f"\nprofile {profile}: total wall time {total:.0f} s (data ingest, Prefect and MLflow start-up included)"
+    )
     for path in sorted(root.glob(f"results/{profile}/*/metrics.json")):
         print(path.relative_to(root), json.dumps(json.loads(path.read_text()))[:2000])
     print(f"workspace kept at {root}")

@@ -3,17 +3,18 @@
 Each project gets its own PREFECT_HOME (so its local Prefect database lives
 beside its results), telemetry is off (offline machines), and MLflow defaults
 to SQLite inside the project. Any variable already set wins, and so does the
-project's studies.toml (tasks/settings.py), which is how a team points the same
+project's studies.toml (tasks/platform/settings.py), which is how a team points the same
 code at shared servers.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
 
-from tasks import settings
-from tasks.project import Project
+from tasks.platform import settings
+from tasks.platform.project import Project
 
 
 def configure(project: Project) -> None:

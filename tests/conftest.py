@@ -1,4 +1,5 @@
 """Shared fixtures: an isolated copy of the project with its own DVC, MLflow and Prefect state."""
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # The offline dataset mirror beside the checkout (../shared/datasets), or beside any folder above it.
-MIRROR = next((p / "shared" / "datasets" for p in REPO.parents if (p / "shared" / "datasets").is_dir()), REPO.parent / "shared" / "datasets")
+MIRROR = next(
+    (p / "shared" / "datasets" for p in REPO.parents if (p / "shared" / "datasets").is_dir()),
+    REPO.parent / "shared" / "datasets",
+)
 
 
 def _project_files() -> list[str]:
@@ -40,7 +44,11 @@ def copy_project(root: Path) -> Path:
 
 def project_env(root: Path) -> dict[str, str]:
     """Environment for a CLI subprocess working on `root` with embedded defaults."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME")
+    }
     env = env | {"STUDIES_ROOT": str(root), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     if MIRROR.is_dir():  # the copy is not beside ../shared, so point it at the same mirror
         env.setdefault("STUDIES_DATA_MIRROR", str(MIRROR))

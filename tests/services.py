@@ -1,5 +1,6 @@
 """Start real servers on 127.0.0.1 for tests, and stop them afterwards: Prefect, MLflow, PostgreSQL and an
 S3-compatible object store (moto), the services a team deployment runs."""
+
 from __future__ import annotations
 
 import glob
@@ -12,10 +13,10 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from tests.conftest import BIN
 
@@ -41,9 +42,17 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120)
 
 
 @contextmanager
-def service(cmd: list[str], health: str, log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+def service(
+    cmd: list[str], health: str, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
     try:
         wait_http(health, proc, log)
         yield proc
@@ -58,7 +67,9 @@ def service(cmd: list[str], health: str, log: Path, env: dict[str, str] | None =
 
 
 @contextmanager
-def prefect_server(home: Path, scheduler: bool = False, leases: bool = False, database_url: str | None = None) -> Iterator[str]:
+def prefect_server(
+    home: Path, scheduler: bool = False, leases: bool = False, database_url: str | None = None
+) -> Iterator[str]:
     """A Prefect API server. Its services stay on except those tests have no use for: Prefect 3 records task
     runs from client events in the TaskRunRecorder service, so under `--no-services` /task_runs/filter is empty.
     `scheduler=True` keeps the scheduler, which turns deployment schedules into flow runs (every 5 s here);
@@ -69,20 +80,31 @@ def prefect_server(home: Path, scheduler: bool = False, leases: bool = False, da
     off = ("LATE_RUNS", "TRIGGERS", "FOREMAN", "CANCELLATION_CLEANUP", "PAUSE_EXPIRATIONS")
     off += () if scheduler else ("SCHEDULER",)
     off += () if leases else ("REPOSSESSOR",)
-    env = {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-           "PREFECT_SERVER_UI_ENABLED": "false", "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
-           "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "5"} | {
-        f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in off}
+    env = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
+        "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "5",
+    } | {f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in off}
     if database_url:
-        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url.replace(
+            "postgresql://", "postgresql+asyncpg://", 1
+        )
     cmd = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     with service(cmd, f"http://127.0.0.1:{port}/api/health", home / "prefect-server.log", env):
         yield f"http://127.0.0.1:{port}/api"
 
 
 @contextmanager
-def mlflow_server(folder: Path, backend_store_uri: str | None = None, artifacts: str | None = None,
-                  s3: "S3 | None" = None, workers: int = 1) -> Iterator[str]:
+def mlflow_server(
+    folder: Path,
+    backend_store_uri: str | None = None,
+    artifacts: str | None = None,
+    s3: S3 | None = None,
+    workers: int = 1,
+) -> Iterator[str]:
     """An MLflow tracking server; by default SQLite and artifacts in `folder`. `backend_store_uri`
     (postgresql://...) and `artifacts` (s3://bucket/prefix, served through the server, with `s3`'s endpoint and
     credentials in the server's environment only) make it the team deployment's. SQLAlchemy 2.1 reads a bare
@@ -91,16 +113,30 @@ def mlflow_server(folder: Path, backend_store_uri: str | None = None, artifacts:
     if backend_store_uri and backend_store_uri.startswith("postgresql://"):
         backend_store_uri = backend_store_uri.replace("postgresql://", "postgresql+psycopg2://", 1)
     folder.mkdir(parents=True, exist_ok=True)
-    cmd = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--backend-store-uri", backend_store_uri or f"sqlite:///{folder / 'mlflow.db'}",
-           "--artifacts-destination", artifacts or str(folder / "artifacts")]
-    with service(cmd, f"http://127.0.0.1:{port}/health", folder / "mlflow-server.log", s3.server_env() if s3 else None):
+    cmd = [
+        str(BIN / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--backend-store-uri",
+        backend_store_uri or f"sqlite:///{folder / 'mlflow.db'}",
+        "--artifacts-destination",
+        artifacts or str(folder / "artifacts"),
+    ]
+    with service(
+        cmd, f"http://127.0.0.1:{port}/health", folder / "mlflow-server.log", s3.server_env() if s3 else None
+    ):
         yield f"http://127.0.0.1:{port}"
 
 
 @dataclass(frozen=True)
 class Postgres:
     """A running PostgreSQL server; `superuser`/`password` authenticate over TCP (scram-sha-256)."""
+
     port: int
     superuser: str
     password: str
@@ -109,7 +145,9 @@ class Postgres:
         """A new database, as the postgresql:// URL (password included) a server is configured with."""
         import psycopg2
 
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.superuser, password=self.password, dbname="postgres")
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=self.port, user=self.superuser, password=self.password, dbname="postgres"
+        )
         try:
             conn.autocommit = True  # CREATE DATABASE refuses to run inside a transaction
             with conn.cursor() as cur:
@@ -120,10 +158,14 @@ class Postgres:
 
 
 def _postgres_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [p for p in [shutil.which("initdb")] if p]
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [
+        p for p in [shutil.which("initdb")] if p
+    ]
     if not found:
-        raise RuntimeError("PostgreSQL's initdb not found (/usr/lib/postgresql/*/bin or PATH). "
-                           "Fix: apt-get install postgresql (scripts/test-tools.sh does it).")
+        raise RuntimeError(
+            "PostgreSQL's initdb not found (/usr/lib/postgresql/*/bin or PATH). "
+            "Fix: apt-get install postgresql (scripts/test-tools.sh does it)."
+        )
     return Path(found[-1]).parent
 
 
@@ -143,19 +185,55 @@ def postgres_server() -> Iterator[Postgres]:
             shutil.chown(path, "postgres", "postgres")
     log = folder / "postgres.log"
     try:
-        subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-U", "studies", f"--pwfile={pwfile}",
-                        "--auth=scram-sha-256", "--no-sync", "--no-locale", "-E", "UTF8"], check=True, capture_output=True, text=True)
-        settings = {"listen_addresses": "127.0.0.1", "port": str(port), "unix_socket_directories": str(sockets),
-                    "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "300"}
+        subprocess.run(
+            [
+                *as_postgres,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "studies",
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "--no-sync",
+                "--no-locale",
+                "-E",
+                "UTF8",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "port": str(port),
+            "unix_socket_directories": str(sockets),
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "300",
+        }
         with log.open("w") as out:
-            proc = subprocess.Popen([*as_postgres, str(bindir / "postgres"), "-D", str(data),
-                                     *(arg for k, v in settings.items() for arg in ("-c", f"{k}={v}"))],
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                [
+                    *as_postgres,
+                    str(bindir / "postgres"),
+                    "-D",
+                    str(data),
+                    *(arg for k, v in settings.items() for arg in ("-c", f"{k}={v}")),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             _wait_postgres(port, password, proc, log)
             yield Postgres(port, "studies", password)
         finally:
-            subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w"], capture_output=True)
+            subprocess.run(
+                [*as_postgres, str(bindir / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w"],
+                capture_output=True,
+            )
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -175,31 +253,45 @@ def _wait_postgres(port: int, password: str, proc: subprocess.Popen, log: Path, 
         if proc.poll() is not None:
             raise RuntimeError(f"postgres exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
         try:
-            psycopg2.connect(host="127.0.0.1", port=port, user="studies", password=password, dbname="postgres").close()
+            psycopg2.connect(
+                host="127.0.0.1", port=port, user="studies", password=password, dbname="postgres"
+            ).close()
             return
-        except psycopg2.OperationalError:
+        except psycopg2.OperationalError as exc:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"postgres not up on 127.0.0.1:{port} after {timeout}s:\n{log.read_text()[-3000:]}")
+                raise TimeoutError(
+                    f"postgres not up on 127.0.0.1:{port} after {timeout}s:\n{log.read_text()[-3000:]}"
+                ) from exc
             time.sleep(0.3)
 
 
 @dataclass(frozen=True)
 class S3:
     """A running S3-compatible server and the key pair that signs requests to it."""
+
     endpoint: str
     access_key: str
     secret_key: str
 
     def server_env(self) -> dict[str, str]:
         """What a server that writes to this store (MLflow) or DVC needs in its environment."""
-        return {"MLFLOW_S3_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": self.access_key,
-                "AWS_SECRET_ACCESS_KEY": self.secret_key, "AWS_DEFAULT_REGION": "us-east-1"}
+        return {
+            "MLFLOW_S3_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
 
     def client(self):  # -> botocore S3 client (untyped)
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
-                            aws_secret_access_key=self.secret_key, region_name="us-east-1")
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+        )
 
     def create_bucket(self, name: str) -> str:
         self.client().create_bucket(Bucket=name)

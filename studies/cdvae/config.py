@@ -4,6 +4,7 @@ Field names follow the reference configuration (conf/model/vae.yaml, encoder/dim
 decoder/gemnet.yaml) so a reader can check them side by side; profiles in params.yaml
 override them (the `cpu` profile shrinks the networks and the schedule, and says so).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -61,7 +62,7 @@ class ModelConfig:
     beta: float = 0.01  # KL weight
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "ModelConfig":
+    def from_dict(cls, d: Mapping) -> ModelConfig:
         return from_overrides(cls, d)
 
     def sigmas(self) -> torch.Tensor:
@@ -87,7 +88,7 @@ class TrainConfig:
     device: str = "cpu"
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "TrainConfig":
+    def from_dict(cls, d: Mapping) -> TrainConfig:
         return from_overrides(cls, d)
 
 
@@ -101,7 +102,7 @@ class LangevinConfig:
     batch_size: int = 256
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "LangevinConfig":
+    def from_dict(cls, d: Mapping) -> LangevinConfig:
         return from_overrides(cls, d)
 
 

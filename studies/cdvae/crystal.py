@@ -7,6 +7,7 @@ place that decides whether it can be a cell, and `is_valid` is the validity of
 Xie et al. (2022): structurally valid (no two atoms closer than 0.5 Å) and
 compositionally valid (SMACT charge neutrality with the Pauling test).
 """
+
 from __future__ import annotations
 
 import functools
@@ -54,7 +55,11 @@ def _cell_volume(lengths: np.ndarray, angles: np.ndarray) -> float:
     pymatgen's `Lattice.from_parameters` clips an impossible angle triple into a
     different cell instead of failing, so the check is done here first.
     """
-    if lengths.shape != (3,) or angles.shape != (3,) or not (np.isfinite(lengths).all() and np.isfinite(angles).all()):
+    if (
+        lengths.shape != (3,)
+        or angles.shape != (3,)
+        or not (np.isfinite(lengths).all() and np.isfinite(angles).all())
+    ):
         return math.nan
     if (lengths <= 0).any() or (angles <= 0).any() or (angles >= 180).any():
         return math.nan
@@ -76,7 +81,12 @@ def build_structure(c: CrystalArrays) -> Structure | None:
         return None
     if types.ndim != 1 or len(types) == 0 or coords.shape != (len(types), 3) or not np.isfinite(coords).all():
         return None
-    if not np.isfinite(types).all() or (types != np.round(types)).any() or types.min() < 1 or types.max() > MAX_Z:
+    if (
+        not np.isfinite(types).all()
+        or (types != np.round(types)).any()
+        or types.min() < 1
+        or types.max() > MAX_Z
+    ):
         return None
     lattice = Lattice.from_parameters(*lengths, *angles)
     return Structure(lattice, [int(z) for z in types], coords)
@@ -145,7 +155,9 @@ def write_cifs(structures: Mapping[str, Structure | None], folder: Path) -> list
         if s is None:
             continue
         if Path(name).name != name or name in ("", ".", ".."):
-            raise ValueError(f"CIF name {name!r} is not a plain file name. Fix: pass names without path separators.")
+            raise ValueError(
+                f"CIF name {name!r} is not a plain file name. Fix: pass names without path separators."
+            )
         path = folder / f"{name}.cif"
         CifWriter(s).write_file(path)
         written.append(path)
@@ -159,7 +171,9 @@ def read_cifs(folder: Path) -> dict[str, CrystalArrays]:
         raise ValueError(f"{folder} is not a folder. Fix: pass a folder that holds .cif files.")
     paths = sorted(folder.glob("*.cif"))
     if not paths:
-        raise ValueError(f"no .cif files in {folder}. Fix: point at a folder of CIF files, one crystal per file.")
+        raise ValueError(
+            f"no .cif files in {folder}. Fix: point at a folder of CIF files, one crystal per file."
+        )
     crystals = {}
     for path in paths:
         try:
@@ -167,9 +181,13 @@ def read_cifs(folder: Path) -> dict[str, CrystalArrays]:
                 warnings.simplefilter("ignore")
                 s = Structure.from_file(path)
         except Exception as exc:  # noqa: BLE001 — pymatgen raises many types on malformed CIFs
-            raise ValueError(f"{path}: not a readable CIF ({type(exc).__name__}: {exc}). Fix: repair or remove the file.") from exc
+            raise ValueError(
+                f"{path}: not a readable CIF ({type(exc).__name__}: {exc}). Fix: repair or remove the file."
+            ) from exc
         if not s.is_ordered:
-            raise ValueError(f"{path}: a disordered structure (partial occupancies). Fix: order it first; "
-                             "the generation metrics need one element per site.")
+            raise ValueError(
+                f"{path}: a disordered structure (partial occupancies). Fix: order it first; "
+                "the generation metrics need one element per site."
+            )
         crystals[path.stem] = CrystalArrays.from_structure(s)
     return crystals

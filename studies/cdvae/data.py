@@ -5,6 +5,7 @@ into plain columns (lattice, species, fractional coordinates) lets every later
 step rebuild a `Structure` without touching the CIF parser again, and makes
 a malformed row fail at the door with its row number rather than mid-training.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -16,12 +17,18 @@ import polars as pl
 from pymatgen.core import Lattice, Structure
 
 PARSED_SCHEMA = {
-    "material_id": pl.String, "formula": pl.String, "n_atoms": pl.Int64,
+    "material_id": pl.String,
+    "formula": pl.String,
+    "n_atoms": pl.Int64,
     **{k: pl.Float64 for k in ("a", "b", "c", "alpha", "beta", "gamma")},
-    "lattice": pl.List(pl.Float64), "atomic_numbers": pl.List(pl.Int64), "frac_coords": pl.List(pl.Float64),
+    "lattice": pl.List(pl.Float64),
+    "atomic_numbers": pl.List(pl.Int64),
+    "frac_coords": pl.List(pl.Float64),
 }
 PARSED_COLUMNS = tuple(PARSED_SCHEMA)
-SOURCE_PREFIX = "source_"  # a CSV column whose name a parsed column takes (perov_5's `formula`) keeps its values here
+SOURCE_PREFIX = (
+    "source_"  # a CSV column whose name a parsed column takes (perov_5's `formula`) keeps its values here
+)
 
 
 class DatasetFormatError(ValueError):
@@ -58,7 +65,9 @@ def read_cdvae_csv(path: Path, required_columns: Sequence[str], source: str | No
 
 
 def _parse_cif(cif: str) -> Structure:
-    with warnings.catch_warnings():  # pymatgen warns on every rounded coordinate; the values it returns are what we keep
+    with (
+        warnings.catch_warnings()
+    ):  # pymatgen warns on every rounded coordinate; the values it returns are what we keep
         warnings.simplefilter("ignore")
         structure = Structure.from_str(cif, fmt="cif")
     if not structure.is_ordered:

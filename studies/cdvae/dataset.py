@@ -8,6 +8,7 @@ the lattice target is (a, b, c) / N^(1/3) plus the three angles, standardised wi
 scaler fitted on the training split only. A whole split lives in a few concatenated
 tensors, and a batch is an index gather: no per-crystal Python objects in the training loop.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -26,9 +27,16 @@ from studies.cdvae.config import MAX_ATOMIC_NUM
 from studies.cdvae.data import structures_from_table
 
 PREPARED_SCHEMA = {
-    "material_id": pl.String, "num_atoms": pl.Int64, "lengths": pl.List(pl.Float64), "angles": pl.List(pl.Float64),
-    "atom_types": pl.List(pl.Int64), "frac_coords": pl.List(pl.Float64), "property": pl.Float64,
-    "edges": pl.List(pl.Int64),  # CrystalNN bonds, flattened (source, target, image offset x, y, z) per directed edge
+    "material_id": pl.String,
+    "num_atoms": pl.Int64,
+    "lengths": pl.List(pl.Float64),
+    "angles": pl.List(pl.Float64),
+    "atom_types": pl.List(pl.Int64),
+    "frac_coords": pl.List(pl.Float64),
+    "property": pl.Float64,
+    "edges": pl.List(
+        pl.Int64
+    ),  # CrystalNN bonds, flattened (source, target, image offset x, y, z) per directed edge
 }
 
 
@@ -55,7 +63,8 @@ def crystalnn_edges(structure: Structure) -> list[int]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         graph = StructureGraph.from_local_env_strategy(
-            structure, CrystalNN(distance_cutoffs=None, x_diff_weight=-1, porous_adjustment=False))
+            structure, CrystalNN(distance_cutoffs=None, x_diff_weight=-1, porous_adjustment=False)
+        )
     edges: list[int] = []
     for u, v, data in graph.graph.edges(data=True):
         image = [int(x) for x in data["to_jimage"]]
@@ -68,15 +77,27 @@ def _canonical_row(structure: Structure) -> tuple[Structure, list[int]]:
     return c, crystalnn_edges(c)
 
 
-def prepare_table(parsed: pl.DataFrame, prop: str | None, max_atoms: int, source: str, workers: int = 1,
-                  progress: Callable[[int, int], None] | None = None) -> pl.DataFrame:
+def prepare_table(
+    parsed: pl.DataFrame,
+    prop: str | None,
+    max_atoms: int,
+    source: str,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> pl.DataFrame:
     """Parsed crystals (studies.cdvae.data) → CDVAE's training representation, one row per crystal.
 
     CrystalNN takes tens of milliseconds per crystal, so `workers` processes share the work.
     """
     if prop is not None and prop not in parsed.columns:
-        props = [c for c in parsed.columns if parsed[c].dtype.is_numeric() and c not in ("n_atoms", "a", "b", "c", "alpha", "beta", "gamma")]
-        raise PreparedDataError(f"{source}: no property column '{prop}'. Fix: set cdvae.prepare.property to one of: {', '.join(props)}.")
+        props = [
+            c
+            for c in parsed.columns
+            if parsed[c].dtype.is_numeric() and c not in ("n_atoms", "a", "b", "c", "alpha", "beta", "gamma")
+        ]
+        raise PreparedDataError(
+            f"{source}: no property column '{prop}'. Fix: set cdvae.prepare.property to one of: {', '.join(props)}."
+        )
     rows: dict[str, list] = {k: [] for k in PREPARED_SCHEMA}
     values = parsed[prop].to_list() if prop else [None] * parsed.height
     structures = structures_from_table(parsed)
@@ -84,9 +105,12 @@ def prepare_table(parsed: pl.DataFrame, prop: str | None, max_atoms: int, source
         if len(s) > max_atoms:
             raise PreparedDataError(
                 f"{source}: material {material_id} has {len(s)} atoms, more than max_atoms={max_atoms}. "
-                "Fix: raise cdvae.train.model.max_atoms for this dataset (CDVAE uses 20 for Perov-5/MP-20, 24 for Carbon-24).")
+                "Fix: raise cdvae.train.model.max_atoms for this dataset (CDVAE uses 20 for Perov-5/MP-20, 24 for Carbon-24)."
+            )
         if max(s.atomic_numbers) > MAX_ATOMIC_NUM:
-            raise PreparedDataError(f"{source}: material {material_id} has an element beyond Z={MAX_ATOMIC_NUM}, which CDVAE cannot type.")
+            raise PreparedDataError(
+                f"{source}: material {material_id} has an element beyond Z={MAX_ATOMIC_NUM}, which CDVAE cannot type."
+            )
     done = []
     for row in _map(_canonical_row, structures, workers):
         done.append(row)
@@ -121,7 +145,7 @@ class Scaler:
     std: list[float]
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> "Scaler":
+    def fit(cls, x: np.ndarray) -> Scaler:
         x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
         return cls(x.mean(0).tolist(), (x.std(0, ddof=1) + 1e-5).tolist())
 
@@ -145,7 +169,7 @@ class CrystalBatch:
     edge_index: torch.Tensor  # (2, E) CrystalNN bonds, source → target, indices into this batch's atoms
     cell_offsets: torch.Tensor  # (E, 3) image of the source
 
-    def to(self, device: torch.device) -> "CrystalBatch":
+    def to(self, device: torch.device) -> CrystalBatch:
         return CrystalBatch(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
 
     @property
@@ -162,12 +186,16 @@ class CrystalSet:
         self.lengths = torch.tensor(np.stack(table["lengths"].to_numpy()), dtype=torch.float32)
         self.angles = torch.tensor(np.stack(table["angles"].to_numpy()), dtype=torch.float32)
         self.atom_types = torch.tensor(table["atom_types"].explode().to_numpy(), dtype=torch.long)
-        self.frac_coords = torch.tensor(table["frac_coords"].explode().to_numpy(), dtype=torch.float32).view(-1, 3)
+        self.frac_coords = torch.tensor(table["frac_coords"].explode().to_numpy(), dtype=torch.float32).view(
+            -1, 3
+        )
         self.prop = torch.tensor(table["property"].fill_null(float("nan")).to_numpy(), dtype=torch.float32)
         self.offsets = torch.cumsum(self.num_atoms, 0) - self.num_atoms
         edges = torch.tensor(table["edges"].explode().drop_nulls().to_numpy(), dtype=torch.long).view(-1, 5)
         self.num_edges = torch.tensor(table["edges"].list.len().to_numpy().astype(np.int64) // 5)
-        self.edges = edges[:, :2] + self.offsets.repeat_interleave(self.num_edges)[:, None]  # global atom indices
+        self.edges = (
+            edges[:, :2] + self.offsets.repeat_interleave(self.num_edges)[:, None]
+        )  # global atom indices
         self.edge_images = edges[:, 2:]
         self.edge_offsets = torch.cumsum(self.num_edges, 0) - self.num_edges
 
@@ -182,10 +210,15 @@ class CrystalSet:
         new_start = torch.cumsum(counts, 0) - counts  # where each crystal's atoms land in the batch
         shift = (new_start - self.offsets[indices]).repeat_interleave(edge_counts)
         return CrystalBatch(
-            frac_coords=self.frac_coords[atoms], atom_types=self.atom_types[atoms], num_atoms=counts,
-            lengths=self.lengths[indices], angles=self.angles[indices], prop=self.prop[indices],
+            frac_coords=self.frac_coords[atoms],
+            atom_types=self.atom_types[atoms],
+            num_atoms=counts,
+            lengths=self.lengths[indices],
+            angles=self.angles[indices],
+            prop=self.prop[indices],
             batch=torch.arange(len(indices)).repeat_interleave(counts),
-            edge_index=(self.edges[edges] + shift[:, None]).T.contiguous(), cell_offsets=self.edge_images[edges],
+            edge_index=(self.edges[edges] + shift[:, None]).T.contiguous(),
+            cell_offsets=self.edge_images[edges],
         )
 
     def batches(self, batch_size: int) -> list[CrystalBatch]:

@@ -13,6 +13,7 @@ reader mistakes it for GemNet-T: the triplet interaction is DimeNet++'s (PyG's
 the bases are DimeNet++'s Bessel/spherical ones shared with the encoder, and there is
 no learned output scaling file.
 """
+
 from __future__ import annotations
 
 import math
@@ -75,18 +76,30 @@ class GemNetTStyleDecoder(nn.Module):
         self.atom_latent = nn.Linear(hidden + cfg.latent_dim, hidden)
         self.edge_emb = EdgeEmbedding(hidden, cfg.num_radial, act)
         self.interactions = nn.ModuleList(
-            InteractionPPBlock(hidden, cfg.dec_int_emb_size, cfg.dec_basis_emb_size, cfg.num_spherical,
-                               cfg.num_radial, cfg.num_before_skip, cfg.num_after_skip, act)
+            InteractionPPBlock(
+                hidden,
+                cfg.dec_int_emb_size,
+                cfg.dec_basis_emb_size,
+                cfg.num_spherical,
+                cfg.num_radial,
+                cfg.num_before_skip,
+                cfg.num_after_skip,
+                act,
+            )
             for _ in range(cfg.dec_num_blocks)
         )
         self.atom_updates = nn.ModuleList(
             OutputPPBlock(cfg.num_radial, hidden, hidden, hidden, 1, act) for _ in range(cfg.dec_num_blocks)
         )
         self.edge_updates = nn.ModuleList(EdgeUpdate(hidden, act) for _ in range(cfg.dec_num_blocks))
-        self.forces = nn.ModuleList(DirectForce(hidden, cfg.num_radial, act) for _ in range(cfg.dec_num_blocks + 1))
+        self.forces = nn.ModuleList(
+            DirectForce(hidden, cfg.num_radial, act) for _ in range(cfg.dec_num_blocks + 1)
+        )
         self.type_head = nn.Linear(hidden, MAX_ATOMIC_NUM)
 
-    def forward(self, z, frac_coords, atom_types, num_atoms, lengths, angles) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, z, frac_coords, atom_types, num_atoms, lengths, angles
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """→ (per-atom Cartesian score (N, 3), per-atom type logits (N, 100) over Z = 1..100)."""
         graph, rbf, sbf, idx_kj, idx_ji = self.features(frac_coords, lengths, angles, num_atoms)
         n = atom_types.numel()

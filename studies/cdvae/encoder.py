@@ -6,6 +6,7 @@ interaction and output blocks); what it cannot provide is the graph, because its
 graph and the triplets come from `studies.cdvae.graph`, and the blocks are PyG's. As upstream
 for Perov-5, the encoder reads the CrystalNN bonds found at prepare time (`otf_graph: false`).
 """
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,6 @@ from studies.cdvae.config import MAX_ATOMIC_NUM, ModelConfig
 from studies.cdvae.graph import PeriodicGraph, edge_vectors, radius_graph_pbc, triplet_angles, triplets
 from studies.cdvae.lattice import frac_to_cart, lattice_matrix
 
-
 # The spherical Bessel functions behind DimeNet's bases cancel catastrophically near zero
 # distance (≈1e11 at 0.01 Å in float32); noised atoms do come that close, so the bases see
 # distances of at least this much. Clean crystals (valid: > 0.5 Å apart) are unaffected.
@@ -41,7 +41,9 @@ class GraphFeatures(nn.Module):
         self.rbf = BesselBasisLayer(cfg.num_radial, cfg.cutoff, cfg.envelope_exponent)
         self.sbf = SphericalBasisLayer(cfg.num_spherical, cfg.num_radial, cfg.cutoff, cfg.envelope_exponent)
 
-    def forward(self, frac_coords, lengths, angles, num_atoms, bonds: tuple[torch.Tensor, torch.Tensor] | None = None):
+    def forward(
+        self, frac_coords, lengths, angles, num_atoms, bonds: tuple[torch.Tensor, torch.Tensor] | None = None
+    ):
         """Bases on the given bonds (edge_index, cell_offsets), or on the radius graph of the current coordinates."""
         lattice = lattice_matrix(lengths, angles)
         cart = frac_to_cart(frac_coords, lattice, num_atoms)
@@ -75,13 +77,27 @@ class DimeNetPPEncoder(nn.Module):
         self.emb.emb = nn.Embedding(MAX_ATOMIC_NUM + 1, cfg.enc_hidden_dim)
         nn.init.uniform_(self.emb.emb.weight, -math.sqrt(3), math.sqrt(3))
         self.interactions = nn.ModuleList(
-            InteractionPPBlock(cfg.enc_hidden_dim, cfg.enc_int_emb_size, cfg.enc_basis_emb_size, cfg.num_spherical,
-                               cfg.num_radial, cfg.num_before_skip, cfg.num_after_skip, act)
+            InteractionPPBlock(
+                cfg.enc_hidden_dim,
+                cfg.enc_int_emb_size,
+                cfg.enc_basis_emb_size,
+                cfg.num_spherical,
+                cfg.num_radial,
+                cfg.num_before_skip,
+                cfg.num_after_skip,
+                act,
+            )
             for _ in range(cfg.enc_num_blocks)
         )
         self.outputs = nn.ModuleList(
-            OutputPPBlock(cfg.num_radial, cfg.enc_hidden_dim, cfg.enc_out_emb_channels, cfg.latent_dim,
-                          cfg.enc_num_output_layers, act)
+            OutputPPBlock(
+                cfg.num_radial,
+                cfg.enc_hidden_dim,
+                cfg.enc_out_emb_channels,
+                cfg.latent_dim,
+                cfg.enc_num_output_layers,
+                act,
+            )
             for _ in range(cfg.enc_num_blocks + 1)
         )
 
@@ -95,4 +111,3 @@ class DimeNetPPEncoder(nn.Module):
             x = interaction(x, rbf, sbf, idx_kj, idx_ji)
             per_atom = per_atom + output(x, rbf, i, num_nodes=n)
         return scatter(per_atom, batch, dim=0, dim_size=num_atoms.numel(), reduce="mean")
-

@@ -6,6 +6,7 @@ composition fingerprint is matminer's `ElementProperty.from_preset("magpie")` (1
 statistics). CrystalNN can fail on a pathological cell; upstream then drops the crystal from
 the coverage sets (it still counts in COV-P's denominator), so a failure is a row of nan here.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -52,12 +53,15 @@ def fingerprint(c: CrystalArrays) -> tuple[np.ndarray, np.ndarray]:
             sites = [STRUCTURE_FINGERPRINT.featurize(s, i) for i in range(len(s))]
         except Exception:  # noqa: BLE001 — any CrystalNN failure makes the crystal unfingerprintable, as upstream
             return blank_s, blank_c
-        composition = Composition({Element.from_Z(int(z)): n for z, n in Counter(c.atom_types.tolist()).items()})
+        composition = Composition(
+            {Element.from_Z(int(z)): n for z, n in Counter(c.atom_types.tolist()).items()}
+        )
         return np.mean(sites, axis=0), np.asarray(COMPOSITION_FINGERPRINT.featurize(composition), dtype=float)
 
 
-def fingerprints(crystals: Sequence[CrystalArrays], workers: int = 0,
-                 progress: Callable[[int, int], None] | None = None) -> Fingerprints:
+def fingerprints(
+    crystals: Sequence[CrystalArrays], workers: int = 0, progress: Callable[[int, int], None] | None = None
+) -> Fingerprints:
     """Fingerprints of every crystal, in order, over `workers` processes (0: all cores)."""
     rows = ordered_map(fingerprint, list(crystals), workers, progress)
     if not rows:

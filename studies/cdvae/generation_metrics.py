@@ -15,6 +15,7 @@ Deviation, stated: upstream standardises the Magpie features with fixed means an
 its code; here they are the reference set's own means and stds (a feature constant over the
 reference keeps scale 1), so δ_comp is measured in units of the reference's spread.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -34,8 +35,10 @@ COVERAGE_CUTOFFS = {"perov_5": (0.2, 4.0), "carbon_24": (0.2, 4.0), "mp_20": (0.
 
 def coverage_cutoffs(dataset: str) -> tuple[float, float]:
     if dataset not in COVERAGE_CUTOFFS:
-        raise ValueError(f"no published coverage thresholds for dataset '{dataset}' (known: {', '.join(COVERAGE_CUTOFFS)}). "
-                         "Fix: pass them explicitly (cdvae.evaluate_generation.coverage_cutoffs: [δ_struct, δ_comp]).")
+        raise ValueError(
+            f"no published coverage thresholds for dataset '{dataset}' (known: {', '.join(COVERAGE_CUTOFFS)}). "
+            "Fix: pass them explicitly (cdvae.evaluate_generation.coverage_cutoffs: [δ_struct, δ_comp])."
+        )
     return COVERAGE_CUTOFFS[dataset]
 
 
@@ -63,12 +66,14 @@ def assess(c: CrystalArrays) -> Assessment:
         comp_valid=composition_valid(c.atom_types),
         density=float(s.density) if s is not None else float("nan"),
         n_elements=len(set(np.asarray(c.atom_types).tolist())),
-        struct_fp=struct_fp, comp_fp=comp_fp,
+        struct_fp=struct_fp,
+        comp_fp=comp_fp,
     )
 
 
-def assess_all(crystals: Sequence[CrystalArrays], workers: int = 0,
-               progress: Callable[[int, int], None] | None = None) -> list[Assessment]:
+def assess_all(
+    crystals: Sequence[CrystalArrays], workers: int = 0, progress: Callable[[int, int], None] | None = None
+) -> list[Assessment]:
     return ordered_map(assess, list(crystals), workers, progress)
 
 
@@ -80,7 +85,7 @@ class FeatureScaler:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> "FeatureScaler":
+    def fit(cls, x: np.ndarray) -> FeatureScaler:
         std = np.nanstd(x, axis=0)
         return cls(np.nan_to_num(np.nanmean(x, axis=0)), np.where(np.nan_to_num(std) > 0, std, 1.0))
 
@@ -96,7 +101,9 @@ def _fingerprinted(rows: list[Assessment]) -> list[Assessment]:
     return [r for r in rows if not (np.isnan(r.struct_fp).all() or np.isnan(r.comp_fp).all())]
 
 
-def coverage(generated: list[Assessment], reference: list[Assessment], struct_cutoff: float, comp_cutoff: float) -> dict[str, float]:
+def coverage(
+    generated: list[Assessment], reference: list[Assessment], struct_cutoff: float, comp_cutoff: float
+) -> dict[str, float]:
     """COV-R, COV-P and the mean minimum distances behind them (upstream's `compute_cov`)."""
     n_generated = len(generated)
     gen, ref = _fingerprinted(generated), _fingerprinted(reference)
@@ -104,12 +111,20 @@ def coverage(generated: list[Assessment], reference: list[Assessment], struct_cu
         return {"cov_recall": 0.0, "cov_precision": 0.0}
     scaler = FeatureScaler.fit(_stack(ref, "comp_fp", COMPOSITION_DIM))
     struct = cdist(_stack(gen, "struct_fp", STRUCTURE_DIM), _stack(ref, "struct_fp", STRUCTURE_DIM))
-    comp = cdist(scaler.transform(_stack(gen, "comp_fp", COMPOSITION_DIM)), scaler.transform(_stack(ref, "comp_fp", COMPOSITION_DIM)))
+    comp = cdist(
+        scaler.transform(_stack(gen, "comp_fp", COMPOSITION_DIM)),
+        scaler.transform(_stack(ref, "comp_fp", COMPOSITION_DIM)),
+    )
     recall = (struct.min(0) <= struct_cutoff) & (comp.min(0) <= comp_cutoff)
     precision = (struct.min(1) <= struct_cutoff) & (comp.min(1) <= comp_cutoff)
-    return {"cov_recall": float(recall.mean()), "cov_precision": float(precision.sum() / n_generated),
-            "amsd_recall": float(struct.min(0).mean()), "amsd_precision": float(struct.min(1).mean()),
-            "amcd_recall": float(comp.min(0).mean()), "amcd_precision": float(comp.min(1).mean())}
+    return {
+        "cov_recall": float(recall.mean()),
+        "cov_precision": float(precision.sum() / n_generated),
+        "amsd_recall": float(struct.min(0).mean()),
+        "amsd_precision": float(struct.min(1).mean()),
+        "amcd_recall": float(comp.min(0).mean()),
+        "amcd_precision": float(comp.min(1).mean()),
+    }
 
 
 def property_sample(assessments: list[Assessment], n: int, seed: int) -> np.ndarray:
@@ -120,13 +135,20 @@ def property_sample(assessments: list[Assessment], n: int, seed: int) -> np.ndar
     return np.sort(np.random.default_rng(seed).choice(valid, n, replace=False))
 
 
-def generation_metrics(generated: list[Assessment], reference: list[Assessment], cutoffs: tuple[float, float],
-                       sample: np.ndarray, generated_property: np.ndarray | None = None,
-                       reference_property: np.ndarray | None = None) -> dict[str, float | int | None]:
+def generation_metrics(
+    generated: list[Assessment],
+    reference: list[Assessment],
+    cutoffs: tuple[float, float],
+    sample: np.ndarray,
+    generated_property: np.ndarray | None = None,
+    reference_property: np.ndarray | None = None,
+) -> dict[str, float | int | None]:
     """Table 2's metrics from assessed crystals; `sample` indexes the valid crystals for the property statistics."""
     picked = [generated[i] for i in sample]
     metrics: dict[str, float | int | None] = {
-        "n_generated": len(generated), "n_reference": len(reference), "n_property_samples": len(picked),
+        "n_generated": len(generated),
+        "n_reference": len(reference),
+        "n_property_samples": len(picked),
         "struct_valid": float(np.mean([a.struct_valid for a in generated])) if generated else 0.0,
         "comp_valid": float(np.mean([a.comp_valid for a in generated])) if generated else 0.0,
         "valid": float(np.mean([a.valid for a in generated])) if generated else 0.0,
@@ -134,13 +156,26 @@ def generation_metrics(generated: list[Assessment], reference: list[Assessment],
     metrics |= coverage(generated, reference, *cutoffs)
     if not picked:
         return metrics | {"wdist_density": None, "wdist_num_elems": None, "wdist_prop": None}
-    metrics["wdist_density"] = float(wasserstein_distance([a.density for a in picked], [a.density for a in reference if np.isfinite(a.density)]))
-    metrics["wdist_num_elems"] = float(wasserstein_distance([a.n_elements for a in picked], [a.n_elements for a in reference]))
-    metrics["wdist_prop"] = (None if generated_property is None or reference_property is None
-                             else float(wasserstein_distance(generated_property, reference_property)))
+    metrics["wdist_density"] = float(
+        wasserstein_distance(
+            [a.density for a in picked], [a.density for a in reference if np.isfinite(a.density)]
+        )
+    )
+    metrics["wdist_num_elems"] = float(
+        wasserstein_distance([a.n_elements for a in picked], [a.n_elements for a in reference])
+    )
+    metrics["wdist_prop"] = (
+        None
+        if generated_property is None or reference_property is None
+        else float(wasserstein_distance(generated_property, reference_property))
+    )
     ok = _fingerprinted(picked)
-    if len(ok) > 1:  # upstream's diversity: mean pairwise fingerprint distance among the sampled valid crystals
+    if (
+        len(ok) > 1
+    ):  # upstream's diversity: mean pairwise fingerprint distance among the sampled valid crystals
         scaler = FeatureScaler.fit(_stack(_fingerprinted(reference), "comp_fp", COMPOSITION_DIM))
         metrics["struct_diversity"] = float(pdist(_stack(ok, "struct_fp", STRUCTURE_DIM)).mean())
-        metrics["comp_diversity"] = float(pdist(scaler.transform(_stack(ok, "comp_fp", COMPOSITION_DIM))).mean())
+        metrics["comp_diversity"] = float(
+            pdist(scaler.transform(_stack(ok, "comp_fp", COMPOSITION_DIM))).mean()
+        )
     return metrics

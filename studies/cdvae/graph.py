@@ -9,6 +9,7 @@ source j = edge_index[0, e] to target i = edge_index[1, e], and
 vectors[e] = cart[i] - (cart[j] + cell_offsets[e] @ lattice), the vector from
 the source's image to the target.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ class PeriodicGraph:
     distances: Tensor
 
 
-def edge_vectors(cart: Tensor, lattice: Tensor, batch: Tensor, edge_index: Tensor, cell_offsets: Tensor) -> Tensor:
+def edge_vectors(
+    cart: Tensor, lattice: Tensor, batch: Tensor, edge_index: Tensor, cell_offsets: Tensor
+) -> Tensor:
     """Target minus source-image vectors [E,3], differentiable in `cart` and `lattice`.
 
     `batch` gives each atom's crystal. Recomputing vectors from fixed edges lets a
@@ -87,12 +90,18 @@ def radius_graph_pbc(
         pos = cart.new_zeros(num_crystals, n_max, 3)
         pos[batch, local] = wrapped
         images = pos.unsqueeze(2) + torch.einsum("ki,bij->bkj", offsets.to(cart.dtype), lattice).unsqueeze(1)
-        dist = torch.cdist(pos, images.reshape(num_crystals, n_max * k, 3), compute_mode="donot_use_mm_for_euclid_dist")
+        dist = torch.cdist(
+            pos, images.reshape(num_crystals, n_max * k, 3), compute_mode="donot_use_mm_for_euclid_dist"
+        )
         dist = dist.view(num_crystals, n_max, n_max, k)  # [crystal, target, source, image]
 
         real = torch.arange(n_max, device=device) < num_atoms.unsqueeze(1)  # [B, n_max]
         is_self = torch.eye(n_max, dtype=torch.bool, device=device).unsqueeze(-1) & (offsets == 0).all(-1)
-        for drop in (dist > cutoff, ~real[:, None, :, None], is_self):  # in place, broadcast: dist is the big tensor
+        for drop in (
+            dist > cutoff,
+            ~real[:, None, :, None],
+            is_self,
+        ):  # in place, broadcast: dist is the big tensor
             dist.masked_fill_(drop, torch.inf)
 
         dist = dist.view(num_crystals, n_max, n_max * k)

@@ -6,6 +6,7 @@ matrices (rows = vectors a, b, c) as in pymatgen, so a fractional row vector f
 maps to the Cartesian row vector f @ L. Everything here stays differentiable
 because the decoder's losses and Langevin steps go through it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -56,7 +57,9 @@ def cell_heights(lattice: Tensor) -> Tensor:
     atom of the home cell, which is what bounds the image searches below.
     """
     va, vb, vc = lattice.unbind(-2)
-    faces = torch.stack([torch.linalg.cross(vb, vc), torch.linalg.cross(vc, va), torch.linalg.cross(va, vb)], dim=-2)
+    faces = torch.stack(
+        [torch.linalg.cross(vb, vc), torch.linalg.cross(vc, va), torch.linalg.cross(va, vb)], dim=-2
+    )
     volume = (va * faces[..., 0, :]).sum(-1).abs()
     return volume.unsqueeze(-1) / faces.norm(dim=-1)
 

@@ -5,6 +5,7 @@ Each prediction is compared with its own ground truth. An invalid prediction
 Matching is CPU-bound and independent per pair, so pairs are spread over
 worker processes (`parallel.ordered_map`); `rms[i]` belongs to pair i.
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,7 +48,9 @@ def _match_pair(
     matcher = StructureMatcher(stol=stol, angle_tol=angle_tol, ltol=ltol)
     try:
         found = matcher.get_rms_dist(pred_s, target_s)
-    except Exception:  # the matcher can fail on degenerate cells (e.g. in its lattice reduction); a failure is a miss
+    except (
+        Exception
+    ):  # the matcher can fail on degenerate cells (e.g. in its lattice reduction); a failure is a miss
         return True, None
     return True, None if found is None else float(found[0])
 
@@ -66,7 +69,9 @@ def reconstruction_metrics(
     `progress(done, total)` is called after each pair, ending with (total, total).
     """
     if len(preds) != len(targets):
-        raise ValueError(f"{len(preds)} predictions but {len(targets)} targets. Fix: pass one prediction per target.")
+        raise ValueError(
+            f"{len(preds)} predictions but {len(targets)} targets. Fix: pass one prediction per target."
+        )
     total = len(preds)
     match = functools.partial(_match_pair, stol=stol, angle_tol=angle_tol, ltol=ltol)
     outcomes = ordered_map(match, list(zip(preds, targets)), workers, progress)

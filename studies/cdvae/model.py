@@ -7,6 +7,7 @@ the types by mixing the one-hot type with the predicted composition (type σ); t
 then predicts the denoising score and the clean types. Losses and weights are upstream's.
 The lattice/property scalers are buffers, so a saved state_dict is the whole model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from studies.cdvae.dataset import CrystalBatch, Scaler
 from studies.cdvae.decoder import GemNetTStyleDecoder
 from studies.cdvae.encoder import DimeNetPPEncoder
 from studies.cdvae.lattice import cart_to_frac, frac_to_cart, lattice_matrix, min_image_vectors
+
 
 def mlp(in_dim: int, hidden: int, layers: int, out_dim: int) -> nn.Sequential:
     """Upstream's build_mlp: `layers` hidden ReLU layers, then a linear output."""
@@ -65,14 +67,26 @@ class CDVAE(nn.Module):
     # -- encoder and the heads on z -------------------------------------------------------------
     def encode(self, b: CrystalBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """→ (μ, log σ², z ~ q(z|x) by reparameterisation)."""
-        hidden = self.encoder(b.frac_coords, b.atom_types, b.num_atoms, b.lengths, b.angles, b.batch,
-                              (b.edge_index, b.cell_offsets))
+        hidden = self.encoder(
+            b.frac_coords,
+            b.atom_types,
+            b.num_atoms,
+            b.lengths,
+            b.angles,
+            b.batch,
+            (b.edge_index, b.cell_offsets),
+        )
         mu, log_var = self.fc_mu(hidden), self.fc_var(hidden)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
         return mu, log_var, z
 
-    def decode_stats(self, z: torch.Tensor, num_atoms: torch.Tensor | None = None,
-                     lengths: torch.Tensor | None = None, angles: torch.Tensor | None = None) -> Stats:
+    def decode_stats(
+        self,
+        z: torch.Tensor,
+        num_atoms: torch.Tensor | None = None,
+        lengths: torch.Tensor | None = None,
+        angles: torch.Tensor | None = None,
+    ) -> Stats:
         """Heads on z. Given ground-truth counts/lattice (teacher forcing) they replace the predictions downstream."""
         num_atoms_logits = self.fc_num_atoms(z)
         if num_atoms is None:
@@ -80,14 +94,23 @@ class CDVAE(nn.Module):
         scaled = self.fc_lattice(z)
         pred_lengths, pred_angles = self.unscale_lattice(scaled, num_atoms)
         composition = self.fc_composition(z.repeat_interleave(num_atoms, dim=0))
-        return Stats(num_atoms_logits, scaled, pred_lengths if lengths is None else lengths,
-                     pred_angles if angles is None else angles, composition)
+        return Stats(
+            num_atoms_logits,
+            scaled,
+            pred_lengths if lengths is None else lengths,
+            pred_angles if angles is None else angles,
+            composition,
+        )
 
-    def unscale_lattice(self, scaled: torch.Tensor, num_atoms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def unscale_lattice(
+        self, scaled: torch.Tensor, num_atoms: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         raw = scaled * self.lattice_std + self.lattice_mean
         return raw[:, :3] * num_atoms.float().pow(1 / 3)[:, None], raw[:, 3:]
 
-    def scale_lattice(self, lengths: torch.Tensor, angles: torch.Tensor, num_atoms: torch.Tensor) -> torch.Tensor:
+    def scale_lattice(
+        self, lengths: torch.Tensor, angles: torch.Tensor, num_atoms: torch.Tensor
+    ) -> torch.Tensor:
         raw = torch.cat([lengths / num_atoms.float().pow(1 / 3)[:, None], angles], dim=-1)
         return (raw - self.lattice_mean) / self.lattice_std
 
@@ -95,8 +118,9 @@ class CDVAE(nn.Module):
     def losses(self, b: CrystalBatch, teacher_forcing: bool) -> dict[str, torch.Tensor]:
         """Every loss term of one batch (unweighted); `total_loss` combines them with the config's weights."""
         mu, log_var, z = self.encode(b)
-        stats = self.decode_stats(z, b.num_atoms, b.lengths if teacher_forcing else None,
-                                  b.angles if teacher_forcing else None)
+        stats = self.decode_stats(
+            z, b.num_atoms, b.lengths if teacher_forcing else None, b.angles if teacher_forcing else None
+        )
         n_crystals = b.size
         level = torch.randint(0, len(self.sigmas), (n_crystals,), device=z.device)
         sigma = self.sigmas[level].repeat_interleave(b.num_atoms)
@@ -110,16 +134,25 @@ class CDVAE(nn.Module):
 
         # coordinates: Gaussian noise in Cartesian space of the (teacher-forced or predicted) lattice
         lattice = lattice_matrix(stats.lengths, stats.angles)
-        cart = frac_to_cart(b.frac_coords, lattice, b.num_atoms) + torch.randn_like(b.frac_coords) * sigma[:, None]
+        cart = (
+            frac_to_cart(b.frac_coords, lattice, b.num_atoms)
+            + torch.randn_like(b.frac_coords) * sigma[:, None]
+        )
         noisy_frac = cart_to_frac(cart, lattice, b.num_atoms)
-        score, type_logits = self.decoder(z, noisy_frac, noisy_types, b.num_atoms, stats.lengths, stats.angles)
+        score, type_logits = self.decoder(
+            z, noisy_frac, noisy_types, b.num_atoms, stats.lengths, stats.angles
+        )
 
         terms = {
             "natom": F.cross_entropy(stats.num_atoms_logits, b.num_atoms),
             "lattice": F.mse_loss(stats.scaled_lattice, self.scale_lattice(b.lengths, b.angles, b.num_atoms)),
-            "composition": self._per_crystal(F.cross_entropy(stats.composition_logits, b.atom_types - 1, reduction="none"), b),
+            "composition": self._per_crystal(
+                F.cross_entropy(stats.composition_logits, b.atom_types - 1, reduction="none"), b
+            ),
             "coord": self.coord_loss(score, noisy_frac, sigma, b),
-            "type": self._per_crystal(F.cross_entropy(type_logits, b.atom_types - 1, reduction="none") / type_sigma, b),
+            "type": self._per_crystal(
+                F.cross_entropy(type_logits, b.atom_types - 1, reduction="none") / type_sigma, b
+            ),
             "kld": torch.mean(-0.5 * torch.sum(1 + log_var - mu**2 - log_var.exp(), dim=1)),
         }
         if self.fc_property is not None:
@@ -129,11 +162,20 @@ class CDVAE(nn.Module):
 
     def total_loss(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         c = self.cfg
-        weights = {"natom": c.cost_natom, "lattice": c.cost_lattice, "composition": c.cost_composition,
-                   "coord": c.cost_coord, "type": c.cost_type, "kld": c.beta, "property": c.cost_property}
+        weights = {
+            "natom": c.cost_natom,
+            "lattice": c.cost_lattice,
+            "composition": c.cost_composition,
+            "coord": c.cost_coord,
+            "type": c.cost_type,
+            "kld": c.beta,
+            "property": c.cost_property,
+        }
         return sum(weights[k] * v for k, v in terms.items())
 
-    def coord_loss(self, score: torch.Tensor, noisy_frac: torch.Tensor, sigma: torch.Tensor, b: CrystalBatch) -> torch.Tensor:
+    def coord_loss(
+        self, score: torch.Tensor, noisy_frac: torch.Tensor, sigma: torch.Tensor, b: CrystalBatch
+    ) -> torch.Tensor:
         """Denoising score matching on minimum-image displacements, weighted by σ² (upstream coord_loss).
 
         The target score is (x − x̃)/σ² along the shortest periodic vector from the noisy

@@ -7,6 +7,7 @@ with our regressor, not the paper's. Deviation, stated: it reads the on-the-fly 
 (cutoff and neighbour cap from the config) instead of CrystalNN bonds, so that a generated
 crystal is scored without a CrystalNN pass and the graph is built on the model's device.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -56,13 +57,18 @@ class PropertyModel(nn.Module):
 
 def crystal_set(crystals: Sequence[CrystalArrays]) -> CrystalSet:
     """Decoded or parsed crystals as a CrystalSet (no bonds, no property), for models that build their own graph."""
-    return CrystalSet(pl.DataFrame({
-        "material_id": [str(k) for k in range(len(crystals))],
-        "num_atoms": [len(c.atom_types) for c in crystals],
-        "lengths": [np.asarray(c.lengths, dtype=float).tolist() for c in crystals],
-        "angles": [np.asarray(c.angles, dtype=float).tolist() for c in crystals],
-        "atom_types": [np.asarray(c.atom_types).astype(int).tolist() for c in crystals],
-        "frac_coords": [np.asarray(c.frac_coords, dtype=float).ravel().tolist() for c in crystals],
-        "property": [None] * len(crystals),
-        "edges": [[] for _ in crystals],
-    }, schema=PREPARED_SCHEMA))
+    return CrystalSet(
+        pl.DataFrame(
+            {
+                "material_id": [str(k) for k in range(len(crystals))],
+                "num_atoms": [len(c.atom_types) for c in crystals],
+                "lengths": [np.asarray(c.lengths, dtype=float).tolist() for c in crystals],
+                "angles": [np.asarray(c.angles, dtype=float).tolist() for c in crystals],
+                "atom_types": [np.asarray(c.atom_types).astype(int).tolist() for c in crystals],
+                "frac_coords": [np.asarray(c.frac_coords, dtype=float).ravel().tolist() for c in crystals],
+                "property": [None] * len(crystals),
+                "edges": [[] for _ in crystals],
+            },
+            schema=PREPARED_SCHEMA,
+        )
+    )

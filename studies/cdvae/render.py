@@ -3,6 +3,7 @@
 Plain matplotlib 3-D axes on a bare `Figure` (Agg, no pyplot state), so it runs
 headless inside pipeline workers; atoms use pymatgen's bundled Jmol colours.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -64,7 +65,9 @@ def _draw(ax: Axes, s: Structure | None, title: str) -> None:
 def render_pairs(pairs: Sequence[tuple[str, Structure, Structure | None]], path: Path) -> Path:
     """Save a PNG with one row per (material id, ground truth, reconstruction or None); return its path."""
     if not pairs:
-        raise ValueError("no pairs to render. Fix: pass at least one (material_id, ground truth, reconstruction).")
+        raise ValueError(
+            "no pairs to render. Fix: pass at least one (material_id, ground truth, reconstruction)."
+        )
     fig = Figure(figsize=(7.5, 3.4 * len(pairs)), layout="constrained")
     for row, (material_id, truth, recon) in enumerate(pairs):
         left = fig.add_subplot(len(pairs), 2, 2 * row + 1, projection="3d")

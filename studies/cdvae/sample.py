@@ -7,6 +7,7 @@ along the decoder's score with step size step_lr·(σ/σ_L)², and the types fol
 decoder's argmax. Reconstruction (Table 1) encodes with the posterior mean and decodes;
 generation (Table 2) decodes z drawn from the prior N(0, I).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -22,7 +23,9 @@ from studies.cdvae.lattice import cart_to_frac, frac_to_cart, lattice_matrix
 from studies.cdvae.model import CDVAE
 
 
-def apportion_types(composition_probs: torch.Tensor, num_atoms: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def apportion_types(
+    composition_probs: torch.Tensor, num_atoms: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
     """Integer atom counts per element from each crystal's mean composition, in a random order.
 
     Upstream rounds prob·N per element and then patches the total with random draws; here the
@@ -43,13 +46,23 @@ def apportion_types(composition_probs: torch.Tensor, num_atoms: torch.Tensor, ge
 
 
 @torch.no_grad()
-def langevin_decode(model: CDVAE, z: torch.Tensor, cfg: LangevinConfig, generator: torch.Generator,
-                    num_atoms: torch.Tensor | None = None, atom_types: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def langevin_decode(
+    model: CDVAE,
+    z: torch.Tensor,
+    cfg: LangevinConfig,
+    generator: torch.Generator,
+    num_atoms: torch.Tensor | None = None,
+    atom_types: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
     """Decode a batch of latents; optional ground-truth counts/types replace the predicted ones (upstream's force_*)."""
     stats = model.decode_stats(z, num_atoms)
     num_atoms = num_atoms if num_atoms is not None else stats.num_atoms_logits.argmax(-1).clamp_min(1)
     lengths, angles = stats.lengths, stats.angles
-    types = atom_types if atom_types is not None else apportion_types(stats.composition_logits.softmax(-1), num_atoms, generator)
+    types = (
+        atom_types
+        if atom_types is not None
+        else apportion_types(stats.composition_logits.softmax(-1), num_atoms, generator)
+    )
     lattice = lattice_matrix(lengths, angles)
     n = int(num_atoms.sum())
     frac = torch.rand((n, 3), generator=generator).to(z.device)
@@ -65,7 +78,13 @@ def langevin_decode(model: CDVAE, z: torch.Tensor, cfg: LangevinConfig, generato
             frac = cart_to_frac(cart, lattice, num_atoms)
             if atom_types is None:
                 types = type_logits.argmax(-1) + 1
-    return {"frac_coords": frac, "atom_types": types, "num_atoms": num_atoms, "lengths": lengths, "angles": angles}
+    return {
+        "frac_coords": frac,
+        "atom_types": types,
+        "num_atoms": num_atoms,
+        "lengths": lengths,
+        "angles": angles,
+    }
 
 
 def split_crystals(decoded: dict[str, torch.Tensor]) -> list[CrystalArrays]:
@@ -75,12 +94,20 @@ def split_crystals(decoded: dict[str, torch.Tensor]) -> list[CrystalArrays]:
     types = decoded["atom_types"].cpu().numpy()
     lengths, angles = decoded["lengths"].cpu().double().numpy(), decoded["angles"].cpu().double().numpy()
     bounds = np.cumsum([0, *counts])
-    return [CrystalArrays(frac[s:e], types[s:e], lengths[k], angles[k]) for k, (s, e) in enumerate(zip(bounds[:-1], bounds[1:]))]
+    return [
+        CrystalArrays(frac[s:e], types[s:e], lengths[k], angles[k])
+        for k, (s, e) in enumerate(zip(bounds[:-1], bounds[1:]))
+    ]
 
 
-def reconstruct(model: CDVAE, crystals: CrystalSet, cfg: LangevinConfig, seed: int,
-                device: torch.device = torch.device("cpu"),
-                on_batch: Callable[[int, int], None] | None = None) -> list[CrystalArrays]:
+def reconstruct(
+    model: CDVAE,
+    crystals: CrystalSet,
+    cfg: LangevinConfig,
+    seed: int,
+    device: torch.device = torch.device("cpu"),
+    on_batch: Callable[[int, int], None] | None = None,
+) -> list[CrystalArrays]:
     """Table 1's protocol: posterior mean z of each crystal, then Langevin decoding with predicted counts and types."""
     model.eval()
     generator = torch.Generator().manual_seed(seed)
@@ -96,8 +123,14 @@ def reconstruct(model: CDVAE, crystals: CrystalSet, cfg: LangevinConfig, seed: i
     return out
 
 
-def generate(model: CDVAE, n: int, cfg: LangevinConfig, seed: int, device: torch.device = torch.device("cpu"),
-             on_batch: Callable[[int, int], None] | None = None) -> list[CrystalArrays]:
+def generate(
+    model: CDVAE,
+    n: int,
+    cfg: LangevinConfig,
+    seed: int,
+    device: torch.device = torch.device("cpu"),
+    on_batch: Callable[[int, int], None] | None = None,
+) -> list[CrystalArrays]:
     """Table 2's protocol: z ~ N(0, I), then the same decoding; batches of cfg.batch_size, one seeded stream."""
     if n < 1:
         raise ValueError(f"asked for {n} crystals. Fix: generate at least one (--n 1 or more).")

@@ -5,6 +5,7 @@ and a checkpoint holds the model, optimiser, scheduler, torch RNG state, the pos
 the epoch and the running loss sums. A run killed at step k and restarted continues at
 step k and ends with the same weights as a run that was never interrupted.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -44,9 +45,17 @@ class FitResult:
     resumed_from_step: int | None  # None: started from scratch
 
 
-def fit(model: nn.Module, train: CrystalSet, val: CrystalSet, cfg: TrainConfig, seed: int, state_dir: Path,
-        fingerprint: str, on_epoch: Callable[[dict[str, Any]], None] | None = None,
-        device: torch.device = torch.device("cpu")) -> FitResult:
+def fit(
+    model: nn.Module,
+    train: CrystalSet,
+    val: CrystalSet,
+    cfg: TrainConfig,
+    seed: int,
+    state_dir: Path,
+    fingerprint: str,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    device: torch.device = torch.device("cpu"),
+) -> FitResult:
     """Train `model` for cfg.epochs, resuming from `state_dir/last.pt` when its fingerprint matches this run's.
 
     The model provides `losses(batch, teacher_forcing) -> {term: tensor}` and `total_loss(terms)`.
@@ -57,7 +66,9 @@ def fit(model: nn.Module, train: CrystalSet, val: CrystalSet, cfg: TrainConfig, 
     """
     atomic.make_folder(state_dir)  # fails now, with a clear error, rather than at the first checkpoint
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.min_lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.min_lr
+    )
     state, resumed = TrainState(), None
     last = state_dir / LAST
     if last.exists():
@@ -76,19 +87,37 @@ def fit(model: nn.Module, train: CrystalSet, val: CrystalSet, cfg: TrainConfig, 
     def checkpoint() -> None:
         # only tensors and plain values (the state as a dict), so it loads back with weights_only=True; atomic, so a
         # kill or a full disk during the save leaves the previous checkpoint intact
-        atomic.torch_save({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                           "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "state": asdict(state)}, last)
+        atomic.torch_save(
+            {
+                "fingerprint": fingerprint,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": torch.get_rng_state(),
+                "state": asdict(state),
+            },
+            last,
+        )
 
     n_batches = -(-len(train) // cfg.batch_size)
     teacher_epochs = cfg.teacher_forcing_fraction * cfg.epochs
-    bar = tqdm(total=cfg.epochs * n_batches, initial=state.global_step, desc=f"train {type(model).__name__}", unit="step",
-               file=sys.stderr, mininterval=5, dynamic_ncols=True)
+    bar = tqdm(
+        total=cfg.epochs * n_batches,
+        initial=state.global_step,
+        desc=f"train {type(model).__name__}",
+        unit="step",
+        file=sys.stderr,
+        mininterval=5,
+        dynamic_ncols=True,
+    )
     started = time.perf_counter() - state.seconds
     while state.epoch < cfg.epochs:
         model.train()
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed * 1_000_003 + state.epoch))
+        order = torch.randperm(
+            len(train), generator=torch.Generator().manual_seed(seed * 1_000_003 + state.epoch)
+        )
         batches = order.split(cfg.batch_size)
-        for indices in batches[state.step_in_epoch:]:
+        for indices in batches[state.step_in_epoch :]:
             b = train.batch(indices).to(device)
             terms = model.losses(b, teacher_forcing=state.epoch < teacher_epochs)
             loss = model.total_loss(terms)
@@ -108,10 +137,14 @@ def fit(model: nn.Module, train: CrystalSet, val: CrystalSet, cfg: TrainConfig, 
         val_terms = evaluate_losses(model, val, cfg.val_batch_size, seed, device)
         scheduler.step(val_terms["loss"])
         state.seconds = time.perf_counter() - started
-        record = {"epoch": state.epoch, "step": state.global_step, "lr": optimizer.param_groups[0]["lr"],
-                  "seconds": round(state.seconds, 2),
-                  **{f"train_{k}": v / len(train) for k, v in state.sums.items()},
-                  **{f"val_{k}": v for k, v in val_terms.items()}}
+        record = {
+            "epoch": state.epoch,
+            "step": state.global_step,
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(state.seconds, 2),
+            **{f"train_{k}": v / len(train) for k, v in state.sums.items()},
+            **{f"val_{k}": v for k, v in val_terms.items()},
+        }
         state.history.append(record)
         if val_terms["loss"] < state.best_val:
             state.best_val, state.best_epoch = val_terms["loss"], state.epoch
@@ -135,8 +168,13 @@ def _read_checkpoint(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def evaluate_losses(model: nn.Module, crystals: CrystalSet, batch_size: int, seed: int,
-                    device: torch.device = torch.device("cpu")) -> dict[str, float]:
+def evaluate_losses(
+    model: nn.Module,
+    crystals: CrystalSet,
+    batch_size: int,
+    seed: int,
+    device: torch.device = torch.device("cpu"),
+) -> dict[str, float]:
     """Mean loss terms without teacher forcing (as upstream validates), on fixed noise draws.
 
     The noise is drawn from a forked RNG seeded the same way every time, so epochs are

@@ -4,6 +4,7 @@ A checkpoint written in place and cut short (a full disk, a kill, a power cut) w
 file. The standard library has no atomic writer, so this is the usual recipe by hand: write a temporary file in the
 same folder, fsync it, and `os.replace` it over the target, which POSIX makes atomic within one file system.
 """
+
 from __future__ import annotations
 
 import errno
@@ -45,7 +46,9 @@ def write_bytes(path: Path, data: bytes | memoryview) -> None:
         with tmp.open("wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())  # on disk before the rename, so a power cut cannot leave a renamed but empty file
+            os.fsync(
+                f.fileno()
+            )  # on disk before the rename, so a power cut cannot leave a renamed but empty file
         os.replace(tmp, path)
     except BaseException as exc:
         if tmp.parent.is_dir():
@@ -67,12 +70,19 @@ def storage_error(path: Path, exc: OSError, folder: Path | None = None) -> Stora
     """The OSError restated for a person: which file, what went wrong, that the previous copy is intact, what to do."""
     folder = folder or path.parent
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    if blocker := next((p for p in (*reversed(folder.parents), folder) if p.exists() and not p.is_dir()), None):
+    if blocker := next(
+        (p for p in (*reversed(folder.parents), folder) if p.exists() and not p.is_dir()), None
+    ):
         reason += f" ({blocker} is a file, not a folder)"
     if exc.errno in _NO_SPACE:
-        fix = (f"free space on the file system that holds {folder} (or raise the quota or file-size limit), "
-               "or point the project at a folder with room")
+        fix = (
+            f"free space on the file system that holds {folder} (or raise the quota or file-size limit), "
+            "or point the project at a folder with room"
+        )
     else:
         fix = f"make {folder} a writable folder, or run the project from one"
-    return StorageError(exc.errno, f"cannot write {path}: {reason}. Its previous version (if any) is unchanged. "
-                                   f"Fix: {fix}, then rerun; a resumable stage continues from its last checkpoint.")
+    return StorageError(
+        exc.errno,
+        f"cannot write {path}: {reason}. Its previous version (if any) is unchanged. "
+        f"Fix: {fix}, then rerun; a resumable stage continues from its last checkpoint.",
+    )

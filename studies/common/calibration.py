@@ -1,4 +1,5 @@
 """Predictive-distribution scores shared by the studies: NLL, ECE, the marginal L2 calibration error, entropy."""
+
 from __future__ import annotations
 
 import calibration as uncertainty_calibration

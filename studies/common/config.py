@@ -1,4 +1,5 @@
 """Frozen hyperparameter records built from params.yaml overrides, refusing keys they do not know."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -13,5 +14,7 @@ def from_overrides(cls: type[T], overrides: Mapping) -> T:
     valid = [f.name for f in fields(cls)]
     unknown = sorted(set(overrides) - set(valid))
     if unknown:
-        raise ValueError(f"Unknown {cls.__name__} key(s): {', '.join(unknown)}. Valid keys: {', '.join(valid)}.")
+        raise ValueError(
+            f"Unknown {cls.__name__} key(s): {', '.join(unknown)}. Valid keys: {', '.join(valid)}."
+        )
     return cls(**dict(overrides))

@@ -1,4 +1,5 @@
 """Pick the torch device a config names, failing early with the fix when it is not there."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Clustering scores shared by the studies: Hungarian accuracy, NMI and ARI."""
+
 from __future__ import annotations
 
 import numpy as np

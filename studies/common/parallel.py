@@ -8,9 +8,10 @@ from the preloaded fork server against 2.1 s with "spawn", which re-imports ever
 The preload is process-wide and only takes effect if no fork server is running yet; it changes
 speed, never results.
 
-The orchestration layer may route maps elsewhere with `set_backend` (tasks/fan_out.py: Prefect task runs on
+The orchestration layer may route maps elsewhere with `set_backend` (tasks/orchestration/fan_out.py: Prefect task runs on
 a Dask cluster, when studies.toml's `[fan_out] runner` asks for it), so this module stays free of Prefect.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -27,8 +28,14 @@ class Backend(Protocol):
     """Runs `fn` on (index, item) pairs over `workers` workers, `chunk` items per unit of work (None: its
     choice), and calls `emit(index, result)` in this process for each result as its chunk completes."""
 
-    def __call__(self, fn: Callable[[T], R], pairs: list[tuple[int, T]], workers: int, chunk: int | None,
-                 emit: Callable[[int, R], None]) -> None: ...
+    def __call__(
+        self,
+        fn: Callable[[T], R],
+        pairs: list[tuple[int, T]],
+        workers: int,
+        chunk: int | None,
+        emit: Callable[[int, R], None],
+    ) -> None: ...
 
 
 _backend: Backend | None = None
@@ -56,9 +63,14 @@ def chunksize(total: int, workers: int) -> int:
     return max(1, min(64, total // (workers * 8)))
 
 
-def ordered_map(fn: Callable[[T], R], items: Sequence[T], workers: int = 0,
-                progress: Callable[[int, int], None] | None = None,
-                on_result: Callable[[R], None] | None = None, chunk: int | None = None) -> list[R]:
+def ordered_map(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    workers: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    on_result: Callable[[R], None] | None = None,
+    chunk: int | None = None,
+) -> list[R]:
     """[fn(x) for x in items], over `workers` processes (0: all cores, 1: in this process).
 
     `fn` must be a module-level function (or a functools.partial of one); `progress(done, total)`
@@ -89,7 +101,9 @@ def ordered_map(fn: Callable[[T], R], items: Sequence[T], workers: int = 0,
         target = getattr(fn, "func", fn)
         _POOL_CONTEXT.set_forkserver_preload([target.__module__])
         with _POOL_CONTEXT.Pool(workers) as pool:
-            for i, result in pool.imap_unordered(partial(_indexed, fn), enumerate(items), chunksize=chunk or chunksize(total, workers)):
+            for i, result in pool.imap_unordered(
+                partial(_indexed, fn), enumerate(items), chunksize=chunk or chunksize(total, workers)
+            ):
                 emit(i, result)
     return out
 

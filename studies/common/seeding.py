@@ -1,4 +1,5 @@
 """One call that makes a study run repeatable: seed every RNG the studies use."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Augmentations for the TCR warm-up: small shifts for images, noise and entry dropout for any vector."""
+
 from __future__ import annotations
 
 import torch
@@ -6,7 +7,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def random_shift(X: Tensor, image_shape: tuple[int, int], max_shift: int, generator: torch.Generator) -> Tensor:
+def random_shift(
+    X: Tensor, image_shape: tuple[int, int], max_shift: int, generator: torch.Generator
+) -> Tensor:
     """Move each flattened image by its own random (dy, dx) in [-max_shift, max_shift]², filling with zeros."""
     n = X.shape[0]
     h, w = image_shape

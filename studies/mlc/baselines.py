@@ -1,4 +1,5 @@
 """Classical clustering baselines scored the same way as MLC."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +20,9 @@ def run_baselines(X: np.ndarray, y: np.ndarray, n_clusters: int, seed: int) -> d
     pca = PCA(n_components=min(30, *X.shape), random_state=seed).fit_transform(X.astype(np.float64))
     predictions = {
         "kmeans": KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit_predict(X),
-        "gmm_pca30": GaussianMixture(n_components=n_clusters, covariance_type="full", random_state=seed).fit_predict(pca),
+        "gmm_pca30": GaussianMixture(
+            n_components=n_clusters, covariance_type="full", random_state=seed
+        ).fit_predict(pca),
         "spectral_knn10": SpectralClustering(
             n_clusters=n_clusters, affinity="nearest_neighbors", n_neighbors=10, random_state=seed
         ).fit_predict(X),

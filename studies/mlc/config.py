@@ -1,4 +1,5 @@
 """Every hyperparameter of an MLC run, in one frozen record; defaults are the `cpu` calibration."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -43,5 +44,5 @@ class MLCConfig:
     device: str = "cpu"
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "MLCConfig":
+    def from_dict(cls, d: Mapping) -> MLCConfig:
         return from_overrides(cls, d)

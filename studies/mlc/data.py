@@ -1,4 +1,5 @@
 """Inputs for MLC: the digits table as arrays, and synthetic unions of subspaces."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

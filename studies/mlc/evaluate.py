@@ -1,4 +1,5 @@
 """From a fitted Γ and Z to cluster labels and to the subspace geometry MLC promises."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The MLC network: a shared backbone with a feature head (Z) and a cluster head (C), both on the sphere."""
+
 from __future__ import annotations
 
 import torch.nn.functional as F
@@ -12,7 +13,11 @@ class MLCNet(nn.Module):
         super().__init__()
         blocks: list[nn.Module] = []
         for i in range(n_hidden):
-            blocks += [nn.Linear(in_dim if i == 0 else hidden_dim, hidden_dim), nn.BatchNorm1d(hidden_dim), nn.ReLU()]
+            blocks += [
+                nn.Linear(in_dim if i == 0 else hidden_dim, hidden_dim),
+                nn.BatchNorm1d(hidden_dim),
+                nn.ReLU(),
+            ]
         self.backbone = nn.Sequential(*blocks)
         width = hidden_dim if n_hidden else in_dim
         self.feature_head = nn.Linear(width, feature_dim)

@@ -8,6 +8,7 @@ al. (ICCV 2023):
 MLC maximises R(Z) − R_c(Z, Γ); the TCR warm-up maximises R(Z) plus λ times
 the agreement of augmented views.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Fit MLC: TCR warm-up with augmentations, one-shot head copy, then maximise R(Z) − R_c(Z, Γ)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,11 +29,15 @@ class MLCFit:
 
     def to_state(self) -> dict:
         """Tensors, state dict and plain lists only, so `torch.load(weights_only=True)` can read it back."""
-        return {"model": self.model.state_dict(), "Z": torch.from_numpy(self.Z), "gamma": torch.from_numpy(self.gamma),
-                "history": self.history}
+        return {
+            "model": self.model.state_dict(),
+            "Z": torch.from_numpy(self.Z),
+            "gamma": torch.from_numpy(self.gamma),
+            "history": self.history,
+        }
 
     @classmethod
-    def from_state(cls, state: dict, in_dim: int, cfg: MLCConfig) -> "MLCFit":
+    def from_state(cls, state: dict, in_dim: int, cfg: MLCConfig) -> MLCFit:
         """The fit `to_state` saved, its model rebuilt on `cfg.device` in eval mode as `fit_mlc` returns it."""
         model = new_model(in_dim, cfg).to(resolve_device(cfg.device))
         model.load_state_dict(state["model"])

@@ -4,6 +4,7 @@ Methods: `deterministic`, `dropout` (MC dropout), `ensemble` (deep ensemble of `
 nets), `vi` (mean-field VI on a fixed support: density 1 is dense VI, density < 1 the static random mask)
 and `ssvi` (the support is pruned and regrown every `update_every` iterations until `t_end`·training).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -22,19 +23,19 @@ class SSVIConfig:
     density: float = 0.1
     epochs: int = 200
     batch_size: int = 128
-    lr: float = 1e-3           # Adam on μ (and on every deterministic parameter)
-    lr_rho: float = 1e-3       # Adam on ρ; σ only converges when this is large enough (see the report)
+    lr: float = 1e-3  # Adam on μ (and on every deterministic parameter)
+    lr_rho: float = 1e-3  # Adam on ρ; σ only converges when this is large enough (see the report)
     prior_std: float = 1.0
     init_sigma: float = 1e-3
-    kl_scale: float = 1.0      # KL weight is kl_scale/N_train at the end of the warm-up (1: the ELBO itself)
+    kl_scale: float = 1.0  # KL weight is kl_scale/N_train at the end of the warm-up (1: the ELBO itself)
     kl_warmup_epochs: int = 100
-    update_every: int = 50     # ΔT, iterations between support updates
-    t_end: float = 0.75        # T_end as a fraction of all iterations
+    update_every: int = 50  # ΔT, iterations between support updates
+    t_end: float = 0.75  # T_end as a fraction of all iterations
     alpha: float = 0.3
     criterion: str = "snr_abs_theta"
     dropout: float = 0.1
     ensemble_size: int = 5
-    n_samples: int = 20        # K, weight samples in the posterior predictive
+    n_samples: int = 20  # K, weight samples in the posterior predictive
     n_classes: int = 10
 
     def __post_init__(self) -> None:
@@ -45,7 +46,9 @@ class SSVIConfig:
         if not 0.0 < self.density <= 1.0:
             raise ValueError(f"density={self.density} must be in (0, 1].")
         if self.method == "ssvi" and self.density == 1.0:
-            raise ValueError("SSVI at density 1 has nothing to prune. Fix: density < 1, or method 'vi' for dense VI.")
+            raise ValueError(
+                "SSVI at density 1 has nothing to prune. Fix: density < 1, or method 'vi' for dense VI."
+            )
 
     @property
     def bayesian(self) -> bool:

@@ -1,4 +1,5 @@
 """Inputs for SSVI: digits split as in ANCHORS.md, shifted digits for the entropy test, and CIFAR for `paper`."""
+
 from __future__ import annotations
 
 import pickle
@@ -14,11 +15,20 @@ PIXELS = [f"p{i:02d}" for i in range(64)]
 def digits_split(pixels: np.ndarray, y: np.ndarray, test_size: float, seed: int) -> dict[str, np.ndarray]:
     """x/16 in [0, 1], stratified split (ANCHORS.md: 75/25, random_state 0)."""
     if pixels.shape[1:] != (64,) or pixels.min() < 0 or pixels.max() > 16:
-        raise ValueError(f"digits pixels must be (n, 64) in 0..16, got shape {pixels.shape} "
-                         f"range [{pixels.min()}, {pixels.max()}]. Fix: re-ingest with `studies ingest`.")
+        raise ValueError(
+            f"digits pixels must be (n, 64) in 0..16, got shape {pixels.shape} "
+            f"range [{pixels.min()}, {pixels.max()}]. Fix: re-ingest with `studies ingest`."
+        )
     X = (pixels / 16.0).astype(np.float32)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
-    return {"X_train": X_train, "y_train": y_train.astype(np.int64), "X_test": X_test, "y_test": y_test.astype(np.int64)}
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, random_state=seed, stratify=y
+    )
+    return {
+        "X_train": X_train,
+        "y_train": y_train.astype(np.int64),
+        "X_test": X_test,
+        "y_test": y_test.astype(np.int64),
+    }
 
 
 def rotated(X: np.ndarray, degrees: float) -> np.ndarray:
@@ -34,7 +44,9 @@ def noised(X: np.ndarray, std: float, seed: int) -> np.ndarray:
     return np.clip(X + noise, 0.0, 1.0).astype(np.float32)
 
 
-def shifted_sets(X: np.ndarray, rotations: list[float], noise_stds: list[float], seed: int) -> dict[str, np.ndarray]:
+def shifted_sets(
+    X: np.ndarray, rotations: list[float], noise_stds: list[float], seed: int
+) -> dict[str, np.ndarray]:
     """The shift test's inputs: each rotation angle and each noise level applied to the test digits."""
     sets = {f"rotate{int(a)}": rotated(X, a) for a in rotations}
     sets |= {f"noise{s:g}": noised(X, s, seed) for s in noise_stds}
@@ -45,12 +57,19 @@ class _ArraysOnly(pickle.Unpickler):
     """CIFAR's batches are pickles: unpickle only what they hold (dicts, lists, bytes and numpy arrays), so a planted
     file cannot run code. Hand-written because neither numpy nor the standard library ships a restricted loader."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}  # protocol-2 bytes from Python 3
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+    }  # protocol-2 bytes from Python 3
 
     def find_class(self, module: str, name: str) -> type:
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: a CIFAR batch holds only arrays")
+            raise pickle.UnpicklingError(
+                f"refusing to unpickle {module}.{name}: a CIFAR batch holds only arrays"
+            )
         return super().find_class(module, name)
 
 
@@ -59,12 +78,16 @@ def _read_batch(path: Path) -> dict:
         with path.open("rb") as f:
             return _ArraysOnly(f, encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError) as exc:
-        raise ValueError(f"{path} is not a CIFAR python batch ({exc}). Fix: unpack the official python version of "
-                         "the dataset again.") from exc
+        raise ValueError(
+            f"{path} is not a CIFAR python batch ({exc}). Fix: unpack the official python version of "
+            "the dataset again."
+        ) from exc
 
 
-CIFAR_FOLDERS = {"cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "test_batch", b"labels"),
-                 "cifar100": ("cifar-100-python", ["train"], "test", b"fine_labels")}
+CIFAR_FOLDERS = {
+    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "test_batch", b"labels"),
+    "cifar100": ("cifar-100-python", ["train"], "test", b"fine_labels"),
+}
 
 
 def load_cifar(root: Path, name: str) -> dict[str, np.ndarray]:
@@ -78,7 +101,8 @@ def load_cifar(root: Path, name: str) -> dict[str, np.ndarray]:
         raise FileNotFoundError(
             f"{name} not found: {base} lacks {', '.join(missing)}. Fix: download the python version of {name} "
             f"(https://www.cs.toronto.edu/~kriz/{folder.replace('-batches', '').replace('-python', '')}-python.tar.gz) "
-            f"and unpack it into {root}; this machine cannot reach it, so the `paper` profile needs it placed by hand.")
+            f"and unpack it into {root}; this machine cannot reach it, so the `paper` profile needs it placed by hand."
+        )
 
     def read(files: list[str]) -> tuple[np.ndarray, np.ndarray]:
         batches = [_read_batch(base / f) for f in files]

@@ -1,4 +1,5 @@
 """Posterior predictives and the study's scores: accuracy, NLL, ECE, marginal L2 CE, the entropy shift test, cost."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -16,8 +17,14 @@ from studies.ssvi.layers import bayesian_layers, mean_weights
 from studies.ssvi.models import INPUT_SHAPES
 
 
-def predict(models: Sequence[nn.Module], X: np.ndarray, cfg: SSVIConfig, mode: str, seed: int = 0,
-            batch_size: int = 1024) -> np.ndarray:
+def predict(
+    models: Sequence[nn.Module],
+    X: np.ndarray,
+    cfg: SSVIConfig,
+    mode: str,
+    seed: int = 0,
+    batch_size: int = 1024,
+) -> np.ndarray:
     """Class probabilities averaged over the predictive's draws.
 
     mode "samples": K = cfg.n_samples stochastic passes for VI/SSVI (local reparameterisation) and MC dropout,
@@ -37,9 +44,14 @@ def predict(models: Sequence[nn.Module], X: np.ndarray, cfg: SSVIConfig, mode: s
             for m in model.modules():
                 if isinstance(m, nn.Dropout):
                     m.train()
-        with torch.no_grad(), (mean_weights(model) if mode == "mean" else nullcontext()):
+        with torch.no_grad(), mean_weights(model) if mode == "mean" else nullcontext():
             for _ in range(draws):
-                total += torch.cat([torch.softmax(model(b), 1) for b in X_t.split(batch_size)]).double().cpu().numpy()
+                total += (
+                    torch.cat([torch.softmax(model(b), 1) for b in X_t.split(batch_size)])
+                    .double()
+                    .cpu()
+                    .numpy()
+                )
     return total / (draws * len(models))
 
 
@@ -48,8 +60,11 @@ def shift_scores(probs_in: np.ndarray, probs_shifted: np.ndarray) -> dict[str, f
     two apart by entropy (0.5: blind to the shift; 1: every shifted digit is less certain than every clean one)."""
     h_in, h_out = calibration.entropy(probs_in), calibration.entropy(probs_shifted)
     labels = np.r_[np.zeros(len(h_in)), np.ones(len(h_out))]
-    return {"entropy": float(h_out.mean()), "entropy_gain": float(h_out.mean() - h_in.mean()),
-            "auroc": float(roc_auc_score(labels, np.r_[h_in, h_out]))}
+    return {
+        "entropy": float(h_out.mean()),
+        "entropy_gain": float(h_out.mean() - h_in.mean()),
+        "auroc": float(roc_auc_score(labels, np.r_[h_in, h_out])),
+    }
 
 
 def cost(models: Sequence[nn.Module], cfg: SSVIConfig) -> dict[str, float]:
@@ -58,8 +73,12 @@ def cost(models: Sequence[nn.Module], cfg: SSVIConfig) -> dict[str, float]:
     counts = [flops_mod.weight_count(m) for m in models]
     infer = sum(flops_mod.forward_flops(m, shape) for m in models)
     with_mean = [flops_mod.forward_flops(m, shape) // (2 if cfg.bayesian else 1) for m in models]
-    return {"nnz": float(sum(c["nnz"] for c in counts)), "weights": float(sum(c["total"] for c in counts)),
-            "infer_flops": float(infer), "infer_flops_mean_weights": float(sum(with_mean))}
+    return {
+        "nnz": float(sum(c["nnz"] for c in counts)),
+        "weights": float(sum(c["total"] for c in counts)),
+        "infer_flops": float(infer),
+        "infer_flops_mean_weights": float(sum(with_mean)),
+    }
 
 
 def initial_support_share(model: nn.Module, initial: nn.Module) -> float:

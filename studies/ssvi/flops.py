@@ -7,6 +7,7 @@ passes (forward, input gradient, weight gradient). An SSVI support update also n
 gradient once: 1 dense forward-equivalent per example of that batch. Dense VI is counted the same way with
 every weight active. Activations, BatchNorm and the optimiser are left out, as in the paper.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,11 @@ WEIGHT_LAYERS = (nn.Linear, nn.Conv2d, BayesianLayer)
 def _positions(model: nn.Module, input_shape: tuple[int, ...]) -> dict[nn.Module, int]:
     """Output positions per weight layer, read from one forward pass with mean weights on a zero input."""
     found: dict[nn.Module, int] = {}
-    hooks = [m.register_forward_hook(lambda mod, _i, out: found.__setitem__(mod, out[0, 0].numel()))
-             for m in model.modules() if isinstance(m, WEIGHT_LAYERS)]
+    hooks = [
+        m.register_forward_hook(lambda mod, _i, out: found.__setitem__(mod, out[0, 0].numel()))
+        for m in model.modules()
+        if isinstance(m, WEIGHT_LAYERS)
+    ]
     was_training = model.training
     model.eval()
     try:
@@ -53,4 +57,7 @@ def forward_flops(model: nn.Module, input_shape: tuple[int, ...], dense: bool = 
 def weight_count(model: nn.Module) -> dict[str, int]:
     """Non-zero (active) and total weights of the weight layers; biases and BatchNorm excluded."""
     layers = [m for m in model.modules() if isinstance(m, WEIGHT_LAYERS)]
-    return {"nnz": sum(_active(m, dense=False) for m in layers), "total": sum(_active(m, dense=True) for m in layers)}
+    return {
+        "nnz": sum(_active(m, dense=False) for m in layers),
+        "total": sum(_active(m, dense=True) for m in layers),
+    }

@@ -5,6 +5,7 @@ zero otherwise (SSVI, Li et al. 2024, §3). The mask is shared by μ and ρ; mas
 `sparsity.update_support` clears their optimiser state, so they stay inert until the support takes them back.
 Biases are point estimates (no KL), as weights carry the posterior here; stated in the report.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,11 +25,20 @@ def inverse_softplus(x: float) -> float:
 class BayesianLayer(nn.Module, ABC):
     """Shared state and maths of the Gaussian layers; subclasses say how a weight tensor acts on the input."""
 
-    def __init__(self, weight_shape: tuple[int, ...], fan_in: int, density: float, prior_std: float,
-                 init_sigma: float, generator: torch.Generator | None) -> None:
+    def __init__(
+        self,
+        weight_shape: tuple[int, ...],
+        fan_in: int,
+        density: float,
+        prior_std: float,
+        init_sigma: float,
+        generator: torch.Generator | None,
+    ) -> None:
         super().__init__()
         if not 0.0 < density <= 1.0:
-            raise ValueError(f"density={density}: must be in (0, 1]. Fix: use e.g. 0.1 for SSVI, 1.0 for dense VI.")
+            raise ValueError(
+                f"density={density}: must be in (0, 1]. Fix: use e.g. 0.1 for SSVI, 1.0 for dense VI."
+            )
         bound = 1.0 / math.sqrt(fan_in)  # nn.Linear / nn.Conv2d's default init (kaiming_uniform with a=√5)
         self.weight_mu = nn.Parameter((torch.rand(weight_shape, generator=generator) * 2 - 1) * bound)
         self.weight_rho = nn.Parameter(torch.full(weight_shape, inverse_softplus(init_sigma)))
@@ -72,8 +82,15 @@ class BayesianLayer(nn.Module, ABC):
 
 
 class BayesianLinear(BayesianLayer):
-    def __init__(self, in_features: int, out_features: int, density: float = 1.0, prior_std: float = 1.0,
-                 init_sigma: float = 1e-3, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        density: float = 1.0,
+        prior_std: float = 1.0,
+        init_sigma: float = 1e-3,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__((out_features, in_features), in_features, density, prior_std, init_sigma, generator)
 
     def apply_weight(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -81,9 +98,18 @@ class BayesianLinear(BayesianLayer):
 
 
 class BayesianConv2d(BayesianLayer):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
-                 density: float = 1.0, prior_std: float = 1.0, init_sigma: float = 1e-3,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        density: float = 1.0,
+        prior_std: float = 1.0,
+        init_sigma: float = 1e-3,
+        generator: torch.Generator | None = None,
+    ) -> None:
         shape = (out_channels, in_channels, kernel_size, kernel_size)
         super().__init__(shape, in_channels * kernel_size**2, density, prior_std, init_sigma, generator)
         self.stride, self.padding = stride, padding

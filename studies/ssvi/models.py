@@ -4,6 +4,7 @@
 variant: 3×3 stem, no max-pool) is the paper's. BatchNorm stays deterministic in the Bayesian ResNet, as in
 the paper's code base.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ INPUT_SHAPES = {"mlp": (64,), "cnn": (1, 8, 8), "resnet18": (3, 32, 32)}
 @dataclass
 class LayerFactory:
     """kind: deterministic | dropout | bayesian. Dropout (p) goes before every weight layer but the first."""
+
     kind: str
     density: float = 1.0
     prior_std: float = 1.0
@@ -35,11 +37,28 @@ class LayerFactory:
             return BayesianLinear(n_in, n_out, self.density, self.prior_std, self.init_sigma, self.generator)
         return self._with_dropout(nn.Linear(n_in, n_out), first)
 
-    def conv(self, c_in: int, c_out: int, kernel: int, stride: int = 1, padding: int = 0, first: bool = False,
-             bias: bool = True) -> nn.Module:
+    def conv(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        stride: int = 1,
+        padding: int = 0,
+        first: bool = False,
+        bias: bool = True,
+    ) -> nn.Module:
         if self.kind == "bayesian":
-            return BayesianConv2d(c_in, c_out, kernel, stride, padding, self.density, self.prior_std,
-                                  self.init_sigma, self.generator)
+            return BayesianConv2d(
+                c_in,
+                c_out,
+                kernel,
+                stride,
+                padding,
+                self.density,
+                self.prior_std,
+                self.init_sigma,
+                self.generator,
+            )
         return self._with_dropout(nn.Conv2d(c_in, c_out, kernel, stride, padding, bias=bias), first)
 
     def _with_dropout(self, layer: nn.Module, first: bool) -> nn.Module:
@@ -47,14 +66,23 @@ class LayerFactory:
 
 
 def mlp(f: LayerFactory, n_classes: int = 10) -> nn.Module:
-    return nn.Sequential(f.linear(64, 256, first=True), nn.ReLU(), f.linear(256, 256), nn.ReLU(), f.linear(256, n_classes))
+    return nn.Sequential(
+        f.linear(64, 256, first=True), nn.ReLU(), f.linear(256, 256), nn.ReLU(), f.linear(256, n_classes)
+    )
 
 
 def cnn(f: LayerFactory, n_classes: int = 10) -> nn.Module:
     """8×8 → conv16 → conv32 → 2×2 max-pool → 4×4×32 → 64 → classes."""
     return nn.Sequential(
-        f.conv(1, 16, 3, padding=1, first=True), nn.ReLU(), f.conv(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), f.linear(512, 64), nn.ReLU(), f.linear(64, n_classes),
+        f.conv(1, 16, 3, padding=1, first=True),
+        nn.ReLU(),
+        f.conv(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        f.linear(512, 64),
+        nn.ReLU(),
+        f.linear(64, n_classes),
     )
 
 
@@ -75,7 +103,9 @@ class BasicBlock(nn.Module):
 class ResNet18(nn.Module):
     def __init__(self, f: LayerFactory, n_classes: int = 10) -> None:
         super().__init__()
-        self.stem = nn.Sequential(f.conv(3, 64, 3, 1, 1, first=True, bias=False), nn.BatchNorm2d(64), nn.ReLU())
+        self.stem = nn.Sequential(
+            f.conv(3, 64, 3, 1, 1, first=True, bias=False), nn.BatchNorm2d(64), nn.ReLU()
+        )
         blocks, c_in = [], 64
         for c_out, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
             blocks += [BasicBlock(f, c_in, c_out, stride), BasicBlock(f, c_out, c_out, 1)]

@@ -5,6 +5,7 @@ Li et al. 2024, §3.2–3.3: every ΔT iterations until T_end, each layer drops 
 same number of inactive weights with the largest |∂L/∂μ| (the gradient of the loss w.r.t. the dense mean
 weight). New weights start at μ = 0 and the layer's mean ρ; their optimiser state is cleared.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,13 @@ def update_fraction(t: int, t_end: int, alpha: float) -> float:
     return alpha / 2 * (1 + math.cos(math.pi * t / t_end))
 
 
-def update_support(layer: BayesianLayer, dense_grad: torch.Tensor, fraction: float, criterion: str,
-                   optimizer: torch.optim.Optimizer | None = None) -> int:
+def update_support(
+    layer: BayesianLayer,
+    dense_grad: torch.Tensor,
+    fraction: float,
+    criterion: str,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> int:
     """Swap ⌊fraction·s⌋ of the layer's active weights for inactive ones; returns how many were swapped.
 
     Candidates for addition are the weights inactive before this update, so a weight just removed cannot
@@ -92,7 +98,9 @@ def update_support(layer: BayesianLayer, dense_grad: torch.Tensor, fraction: flo
     return k
 
 
-def _clear_state(optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter], index: torch.Tensor) -> None:
+def _clear_state(
+    optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter], index: torch.Tensor
+) -> None:
     """Zero the optimiser's per-weight moments at `index`, so swapped weights start fresh (no stale momentum)."""
     for p in params:
         for value in optimizer.state.get(p, {}).values():

@@ -5,6 +5,7 @@ linearly from 0 to `kl_scale` over `kl_warmup_epochs` (β = 1 is the ELBO itself
 learning rate for ρ: with ρ on μ's learning rate, σ = softplus(ρ) cannot travel from its 1e-3 start to the
 ELBO's optimum within the run (ANCHORS.md), so the posterior variance would be set by the step size.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,6 +31,7 @@ EpochCallback = Callable[[dict[str, Any]], None]
 @dataclass
 class Trained:
     """The fitted network(s) (several for a deep ensemble), per-epoch history and the analytic training cost."""
+
     models: list[nn.Module]
     history: list[dict[str, Any]] = field(default_factory=list)
     train_flops: float = 0.0
@@ -40,26 +42,51 @@ def make_model(cfg: SSVIConfig, seed: int) -> nn.Module:
     generator = torch.Generator().manual_seed(seed)
     kind = "bayesian" if cfg.bayesian else ("dropout" if cfg.method == "dropout" else "deterministic")
     torch.manual_seed(seed)  # deterministic layers draw their init from the global RNG
-    factory = LayerFactory(kind, density=cfg.density if cfg.bayesian else 1.0, prior_std=cfg.prior_std,
-                           init_sigma=cfg.init_sigma, dropout=cfg.dropout, generator=generator)
+    factory = LayerFactory(
+        kind,
+        density=cfg.density if cfg.bayesian else 1.0,
+        prior_std=cfg.prior_std,
+        init_sigma=cfg.init_sigma,
+        dropout=cfg.dropout,
+        generator=generator,
+    )
     return build(cfg.arch, factory, cfg.n_classes)
 
 
-def fit(cfg: SSVIConfig, X: np.ndarray, y: np.ndarray, seed: int, device: torch.device = torch.device("cpu"),
-        on_epoch: EpochCallback | None = None) -> Trained:
+def fit(
+    cfg: SSVIConfig,
+    X: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    device: torch.device = torch.device("cpu"),
+    on_epoch: EpochCallback | None = None,
+) -> Trained:
     """Train `cfg.method` on (X, y) under `seed`; a deep ensemble trains `ensemble_size` members on seeds seed·100+i."""
     start = time.perf_counter()
     if cfg.method == "ensemble":
-        members = [_fit_one(cfg, X, y, seed * 100 + i, device, on_epoch if i == 0 else None) for i in range(cfg.ensemble_size)]
-        return Trained([m.models[0] for m in members], members[0].history, sum(m.train_flops for m in members),
-                       time.perf_counter() - start)
+        members = [
+            _fit_one(cfg, X, y, seed * 100 + i, device, on_epoch if i == 0 else None)
+            for i in range(cfg.ensemble_size)
+        ]
+        return Trained(
+            [m.models[0] for m in members],
+            members[0].history,
+            sum(m.train_flops for m in members),
+            time.perf_counter() - start,
+        )
     trained = _fit_one(cfg, X, y, seed, device, on_epoch)
     trained.seconds = time.perf_counter() - start
     return trained
 
 
-def _fit_one(cfg: SSVIConfig, X: np.ndarray, y: np.ndarray, seed: int, device: torch.device,
-             on_epoch: EpochCallback | None) -> Trained:
+def _fit_one(
+    cfg: SSVIConfig,
+    X: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    device: torch.device,
+    on_epoch: EpochCallback | None,
+) -> Trained:
     model = make_model(cfg, seed).to(device)
     X_t = torch.as_tensor(X, dtype=torch.float32, device=device).view(-1, *INPUT_SHAPES[cfg.arch])
     y_t = torch.as_tensor(y, dtype=torch.long, device=device)
@@ -94,14 +121,21 @@ def _fit_one(cfg: SSVIConfig, X: np.ndarray, y: np.ndarray, seed: int, device: t
             if update:
                 fraction = update_fraction(t, t_end, cfg.alpha)
                 for layer in layers:
-                    swapped += update_support(layer, layer.last_mean_weight.grad, fraction, cfg.criterion, optimizer)
+                    swapped += update_support(
+                        layer, layer.last_mean_weight.grad, fraction, cfg.criterion, optimizer
+                    )
                     layer.last_mean_weight = None
                 trained.train_flops += len(index) * dense_grad_flops
             nll_sum += nll.item() * len(index)
             correct += int((logits.argmax(1) == y_t[index]).sum())
             t += 1
-        record = {"epoch": epoch + 1, "nll": nll_sum / n, "train_acc": correct / n, "swapped": swapped,
-                  **posterior_summary(model, n)}
+        record = {
+            "epoch": epoch + 1,
+            "nll": nll_sum / n,
+            "train_acc": correct / n,
+            "swapped": swapped,
+            **posterior_summary(model, n),
+        }
         if "kl_per_example" in record:  # the negative ELBO per example, with the KL at full weight
             record["neg_elbo"] = record["nll"] + record["kl_per_example"]
         trained.history.append(record)
@@ -127,8 +161,14 @@ def fit_job(job: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(job.get("threads", 1))
     cfg = SSVIConfig.from_dict(job["config"])
     trained = fit(cfg, job["X"], job["y"], job["seed"], torch.device(job.get("device", "cpu")))
-    return {"run": job["run"], "seed": job["seed"], "state_dicts": [{k: v.cpu() for k, v in m.state_dict().items()} for m in trained.models],
-            "history": trained.history, "train_flops": trained.train_flops, "seconds": trained.seconds}
+    return {
+        "run": job["run"],
+        "seed": job["seed"],
+        "state_dicts": [{k: v.cpu() for k, v in m.state_dict().items()} for m in trained.models],
+        "history": trained.history,
+        "train_flops": trained.train_flops,
+        "seconds": trained.seconds,
+    }
 
 
 def load_models(cfg: SSVIConfig, seed: int, state_dicts: list[dict[str, torch.Tensor]]) -> list[nn.Module]:

@@ -1,4 +1,5 @@
 """Shared by the end-to-end tests: the CLI and DVC as subprocesses, a study's ci run against real servers, the Prefect API."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,10 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from mlflow.tracking import MlflowClient
 
@@ -17,14 +19,22 @@ from tests.conftest import BIN, copy_project, project_env
 from tests.services import mlflow_server, prefect_server
 
 
-def studies(root: Path, env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([str(BIN / "studies"), *args], cwd=root, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0 or not check, f"studies {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+def studies(
+    root: Path, env: dict[str, str], *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [str(BIN / "studies"), *args], cwd=root, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0 or not check, (
+        f"studies {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    )
     return proc
 
 
 def dvc(root: Path, env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run([str(BIN / "dvc"), *args], cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [str(BIN / "dvc"), *args], cwd=root, env=env, capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
@@ -43,7 +53,13 @@ def ci_run(base: Path, study: str) -> Iterator[dict[str, Any]]:
     with prefect_server(base) as api, mlflow_server(base / "mlflow") as mlflow_uri:
         env = project_env(root) | {"PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": mlflow_uri}
         first = studies(root, env, "run", study, "--profile", "ci")
-        yield {"root": root, "env": env, "prefect_api": api, "mlflow": MlflowClient(mlflow_uri), "output": first.stdout}
+        yield {
+            "root": root,
+            "env": env,
+            "prefect_api": api,
+            "mlflow": MlflowClient(mlflow_uri),
+            "output": first.stdout,
+        }
 
 
 def experiment_runs(client: MlflowClient, study: str) -> list:
@@ -57,7 +73,9 @@ def task_runs(api: str, flow_run_id: str, names: set[str], timeout: float = 60) 
     """The flow run's task runs by name, waiting until `names` are all recorded (the server lags on events)."""
     deadline = time.monotonic() + timeout
     while True:
-        by_name = {t["name"]: t for t in prefect_api(api, "/task_runs/filter", {}) if t["flow_run_id"] == flow_run_id}
+        by_name = {
+            t["name"]: t for t in prefect_api(api, "/task_runs/filter", {}) if t["flow_run_id"] == flow_run_id
+        }
         if names <= set(by_name) or time.monotonic() > deadline:
             return by_name
         time.sleep(2)
@@ -66,18 +84,33 @@ def task_runs(api: str, flow_run_id: str, names: set[str], timeout: float = 60) 
 def start_worker(root: Path, env: dict[str, str], name: str, log: Path) -> subprocess.Popen:
     """`studies worker --pool gpu` in its own process group, so a test can kill it with what it runs."""
     with log.open("a") as out:
-        return subprocess.Popen([str(BIN / "studies"), "worker", "--pool", "gpu", "--name", name], cwd=root, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [str(BIN / "studies"), "worker", "--pool", "gpu", "--name", name],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
-def wait_for(condition: Callable[[], bool], what: str, procs: dict[str, subprocess.Popen], logs: list[Path],
-             timeout: float = 600) -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    what: str,
+    procs: dict[str, subprocess.Popen],
+    logs: list[Path],
+    timeout: float = 600,
+) -> None:
     """Poll `condition`; fail early, with the logs, when a process we rely on exits."""
     deadline = time.monotonic() + timeout
     while not condition():
         for name, proc in procs.items():
-            assert proc.poll() is None, f"{name} exited early ({proc.returncode}):\n" + "\n".join(l.read_text()[-4000:] for l in logs)
-        assert time.monotonic() < deadline, f"timed out waiting for {what}:\n" + "\n".join(l.read_text()[-3000:] for l in logs)
+            assert proc.poll() is None, f"{name} exited early ({proc.returncode}):\n" + "\n".join(
+                log.read_text()[-4000:] for log in logs
+            )
+        assert time.monotonic() < deadline, f"timed out waiting for {what}:\n" + "\n".join(
+            log.read_text()[-3000:] for log in logs
+        )
         time.sleep(0.5)
 
 

@@ -2,13 +2,15 @@
 MLflow server, an S3-compatible store (moto) under MLflow's artifacts and the DVC remote. Project copies reach
 it the way a team's checkouts do: endpoints in studies.toml, the DVC remote in DVC's own local config, the S3 key
 pair in the AWS variables boto3 and DVC read. The database password stays with the servers."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tests.conftest import copy_project, project_env
 from tests.e2e.pipeline import dvc, prefect_api
@@ -41,9 +43,13 @@ class Team:
         (no PREFECT_API_URL or MLFLOW_TRACKING_URI: those come from studies.toml)."""
         (root / "studies.toml").write_text(
             f'[prefect]\napi_url = "{self.prefect_api}"\n\n[mlflow]\ntracking_uri = "{self.mlflow_uri}"\n\n'
-            f'[s3]\nendpoint_url = "{self.s3.endpoint}"\n')
-        env = project_env(root) | {"AWS_ACCESS_KEY_ID": self.s3.access_key, "AWS_SECRET_ACCESS_KEY": self.s3.secret_key,
-                                   "AWS_DEFAULT_REGION": "us-east-1"}
+            f'[s3]\nendpoint_url = "{self.s3.endpoint}"\n'
+        )
+        env = project_env(root) | {
+            "AWS_ACCESS_KEY_ID": self.s3.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.s3.secret_key,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
         dvc(root, env, "remote", "add", "--local", "-d", "team", f"s3://{BUCKET}/{DVC_PREFIX}")
         dvc(root, env, "remote", "modify", "--local", "team", "endpointurl", self.s3.endpoint)
         return env
@@ -55,9 +61,16 @@ def team_services(folder: Path, mlflow_workers: int = 1) -> Iterator[Team]:
     with postgres_server() as pg, s3_server(folder / "s3") as s3:
         s3.create_bucket(BUCKET)
         prefect_db, mlflow_db = pg.create_database("prefect"), pg.create_database("mlflow")
-        with prefect_server(folder / "prefect", database_url=prefect_db) as api, \
-                mlflow_server(folder / "mlflow", backend_store_uri=mlflow_db, artifacts=f"s3://{BUCKET}/{MLFLOW_PREFIX}",
-                              s3=s3, workers=mlflow_workers) as mlflow_uri:
+        with (
+            prefect_server(folder / "prefect", database_url=prefect_db) as api,
+            mlflow_server(
+                folder / "mlflow",
+                backend_store_uri=mlflow_db,
+                artifacts=f"s3://{BUCKET}/{MLFLOW_PREFIX}",
+                s3=s3,
+                workers=mlflow_workers,
+            ) as mlflow_uri,
+        ):
             yield Team(pg, s3, api, mlflow_uri, prefect_db, mlflow_db)
 
 
@@ -87,8 +100,10 @@ def prefect_all(api: str, path: str, body: dict | None = None) -> list[dict]:
 def flow_run_record(api: str, flow_run_id: str) -> str:
     """The flow run, its task runs, logs and artifacts as the API returns them, as one text to search."""
     ids = {"flow_run_id": {"any_": [flow_run_id]}}
-    parts = [prefect_api(api, f"/flow_runs/{flow_run_id}"),
-             prefect_all(api, "/task_runs/filter", {"task_runs": ids}),
-             prefect_all(api, "/logs/filter", {"logs": ids}),
-             prefect_all(api, "/artifacts/filter", {"artifacts": ids})]
+    parts = [
+        prefect_api(api, f"/flow_runs/{flow_run_id}"),
+        prefect_all(api, "/task_runs/filter", {"task_runs": ids}),
+        prefect_all(api, "/logs/filter", {"logs": ids}),
+        prefect_all(api, "/artifacts/filter", {"artifacts": ids}),
+    ]
     return json.dumps(parts)

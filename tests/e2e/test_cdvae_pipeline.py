@@ -3,6 +3,7 @@
 The last test kills a training run mid-way (SIGKILL to the whole `studies run` process group)
 and checks that the rerun resumes from the checkpoint instead of starting over.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,16 @@ from tests.e2e.pipeline import ci_run, dvc, experiment_runs, prefect_api, studie
 
 pytestmark = pytest.mark.e2e
 
-STEPS = ("prepare", "train", "reconstruct", "evaluate", "train-property-model", "generate", "evaluate-generation", "report")
+STEPS = (
+    "prepare",
+    "train",
+    "reconstruct",
+    "evaluate",
+    "train-property-model",
+    "generate",
+    "evaluate-generation",
+    "report",
+)
 GPU_STEPS = ("train", "reconstruct", "generate")
 TERMS = ("loss", "natom", "lattice", "composition", "coord", "type", "kld")
 RESULTS = Path("results") / "ci" / "cdvae"
@@ -48,15 +58,25 @@ def test_flow_ran_every_stage_and_wrote_metrics_cifs_and_report(run: Any) -> Non
     report = (root / "reports" / "cdvae.md").read_text()
     assert "val.csv[0.0:0.9]" in report, "the report does not state the split choice"
     assert "97.52" in report, "the report does not show the paper's Table 1 match rate beside ours"
-    assert "## Generation" in report and "99.45" in report, "the report does not show Table 2 beside the paper's"
+    assert "## Generation" in report and "99.45" in report, (
+        "the report does not show Table 2 beside the paper's"
+    )
     assert "random baseline, this run" in report
     for line in report.splitlines():  # every figure the report links exists beside it
         if line.startswith("!["):
             assert (root / "reports" / line.split("(")[1].rstrip(")")).is_file(), line
 
     metrics = json.loads((root / RESULTS / "metrics.json").read_text())
-    assert {"match_rate", "rmse", "n_test", "valid_rate", "composition_accuracy", "num_atoms_accuracy",
-            "length_mae", "angle_mae"} <= set(metrics), metrics
+    assert {
+        "match_rate",
+        "rmse",
+        "n_test",
+        "valid_rate",
+        "composition_accuracy",
+        "num_atoms_accuracy",
+        "length_mae",
+        "angle_mae",
+    } <= set(metrics), metrics
     assert 0.0 <= metrics["match_rate"] <= 1.0 and 0.0 <= metrics["valid_rate"] <= 1.0, metrics
     assert metrics["n_test"] == 8, metrics
 
@@ -98,7 +118,9 @@ def test_mlflow_holds_stage_runs_metrics_artifacts_and_a_loadable_model(run: Any
     parents = [r for r in runs if "stage" not in r.data.tags]
     children = {r.data.tags["stage"]: r for r in runs if "stage" in r.data.tags}
     assert len(parents) == 1, [r.data.tags for r in parents]
-    assert set(children) == set(STEPS) and len(runs) == 1 + len(STEPS), [r.data.tags.get("stage") for r in runs]
+    assert set(children) == set(STEPS) and len(runs) == 1 + len(STEPS), [
+        r.data.tags.get("stage") for r in runs
+    ]
     parent = parents[0]
     flow_run_id = parent.data.tags["prefect.flow_run_id"]
     assert flow_run_id not in ("", "none")
@@ -118,7 +140,10 @@ def test_mlflow_holds_stage_runs_metrics_artifacts_and_a_loadable_model(run: Any
     for split in ("train", "val"):
         for term in TERMS:
             history = client.get_metric_history(train.info.run_id, f"{split}/{term}")
-            assert sorted(m.step for m in history) == list(range(epochs)), (f"{split}/{term}", [m.step for m in history])
+            assert sorted(m.step for m in history) == list(range(epochs)), (
+                f"{split}/{term}",
+                [m.step for m in history],
+            )
             assert all(math.isfinite(m.value) for m in history), f"{split}/{term}"
     assert train.data.tags["cdvae.resumed_from_step"] == "None"
     checkpoint = {Path(a.path).name for a in client.list_artifacts(train.info.run_id, "checkpoint")}
@@ -132,14 +157,22 @@ def test_mlflow_holds_stage_runs_metrics_artifacts_and_a_loadable_model(run: Any
     generated = {Path(a.path).name for a in client.list_artifacts(generate.info.run_id, "generated")}
     assert {"samples.parquet", "structures"} <= generated, generated
     scored = children["evaluate-generation"].data.metrics
-    assert {"cdvae/struct_valid", "cdvae/cov_recall", "random_baseline/struct_valid"} <= set(scored), sorted(scored)
+    assert {"cdvae/struct_valid", "cdvae/cov_recall", "random_baseline/struct_valid"} <= set(scored), sorted(
+        scored
+    )
     property_run = children["train-property-model"]
     assert property_run.data.metrics["test_mae"] >= 0.0
-    assert [m.name for m in client.search_logged_models([property_run.info.experiment_id],
-            filter_string=f"source_run_id = '{property_run.info.run_id}'")] == ["property-model"]
+    assert [
+        m.name
+        for m in client.search_logged_models(
+            [property_run.info.experiment_id], filter_string=f"source_run_id = '{property_run.info.run_id}'"
+        )
+    ] == ["property-model"]
 
     # the logged model loads back (pickled with its code) and reconstructs a real test batch
-    models = client.search_logged_models([train.info.experiment_id], filter_string=f"source_run_id = '{train.info.run_id}'")
+    models = client.search_logged_models(
+        [train.info.experiment_id], filter_string=f"source_run_id = '{train.info.run_id}'"
+    )
     assert [m.name for m in models] == ["cdvae"]
     import mlflow.pytorch
     import polars as pl
@@ -162,7 +195,9 @@ def test_mlflow_holds_stage_runs_metrics_artifacts_and_a_loadable_model(run: Any
     assert mu.shape == log_var.shape == z.shape == (4, latent)
     assert stats.lengths.shape == stats.angles.shape == (4, 3)
     assert stats.num_atoms_logits.shape == (4, model.cfg.max_atoms + 1)
-    decoded = langevin_decode(model, mu, LangevinConfig(n_step_each=1, batch_size=4), torch.Generator().manual_seed(0))
+    decoded = langevin_decode(
+        model, mu, LangevinConfig(n_step_each=1, batch_size=4), torch.Generator().manual_seed(0)
+    )
     n_atoms = int(decoded["num_atoms"].sum())
     assert decoded["num_atoms"].shape == (4,) and (decoded["num_atoms"] >= 1).all()
     assert decoded["frac_coords"].shape == (n_atoms, 3) and decoded["atom_types"].shape == (n_atoms,)
@@ -186,18 +221,41 @@ def test_generate_and_evaluate_cifs_commands(run: Any, tmp_path: Path) -> None:
     from studies.cdvae.data import structures_from_table
 
     folder = tmp_path / "cifs"  # four crystals of the reference itself: each is covered, and covers itself
-    write_cifs({f"t{k}": s for k, s in enumerate(structures_from_table(
-        pl.read_parquet(root / "data" / "cdvae" / "perov_5" / "test.parquet").head(4)))}, folder)
+    write_cifs(
+        {
+            f"t{k}": s
+            for k, s in enumerate(
+                structures_from_table(
+                    pl.read_parquet(root / "data" / "cdvae" / "perov_5" / "test.parquet").head(4)
+                )
+            )
+        },
+        folder,
+    )
     report = tmp_path / "metrics.json"
-    scored = studies(root, env, "evaluate-cifs", str(folder), "--reference", "perov_5", "--profile", "ci",
-                     "--out", str(report), "--reference-limit", "16")
+    scored = studies(
+        root,
+        env,
+        "evaluate-cifs",
+        str(folder),
+        "--reference",
+        "perov_5",
+        "--profile",
+        "ci",
+        "--out",
+        str(report),
+        "--reference-limit",
+        "16",
+    )
     metrics = json.loads(report.read_text())
     assert metrics["reference"] == "perov_5" and metrics["n_generated"] == 4
     assert metrics["n_reference"] == 16  # the first 16 of the ingested test split
     assert metrics["cov_precision"] == 1.0 and metrics["cov_recall"] >= 4 / 16, metrics
     assert metrics["wdist_prop"] is not None, metrics  # the ci property model was trained on perov_5
     assert "cov_recall" in scored.stdout
-    refused = studies(root, env, "evaluate-cifs", str(folder), "--reference", "perov_5", "--out", str(report), check=False)
+    refused = studies(
+        root, env, "evaluate-cifs", str(folder), "--reference", "perov_5", "--out", str(report), check=False
+    )
     assert refused.returncode != 0 and "exists" in refused.stderr
     missing = studies(root, env, "evaluate-cifs", str(folder), "--reference", "mp_20", check=False)
     assert missing.returncode != 0 and "studies ingest --dataset mp_20" in missing.stderr
@@ -237,8 +295,16 @@ def test_killed_training_resumes_from_its_checkpoint(run: Any, tmp_path: Path) -
     """SIGKILL the whole `studies run` mid-training; the rerun continues at the checkpointed step."""
     root, env = run["root"], run["env"]
     epochs = 40
-    args = ["run", "cdvae", "--profile", "ci", "--set", f"cdvae.train.optim.epochs={epochs}",
-            "--set", "cdvae.train.optim.checkpoint_every=1"]
+    args = [
+        "run",
+        "cdvae",
+        "--profile",
+        "ci",
+        "--set",
+        f"cdvae.train.optim.epochs={epochs}",
+        "--set",
+        "cdvae.train.optim.checkpoint_every=1",
+    ]
     state, last = root / RESULTS / "train-state", root / RESULTS / "train-state" / "last.pt"
     summary = root / RESULTS / "train" / "summary.json"
     assert not state.exists(), "the first run left its training state behind"
@@ -246,13 +312,19 @@ def test_killed_training_resumes_from_its_checkpoint(run: Any, tmp_path: Path) -
     stdout, stderr = tmp_path / "killed.out", tmp_path / "killed.err"
     started = time.time()
     with stdout.open("w") as out, stderr.open("w") as err:
-        proc = subprocess.Popen([str(BIN / "studies"), *args], cwd=root, env=env, stdout=out, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(BIN / "studies"), *args], cwd=root, env=env, stdout=out, stderr=err, start_new_session=True
+        )
     try:
         rewrites, seen, deadline = 0, None, time.monotonic() + 900
         while rewrites < 3:
-            assert proc.poll() is None, f"`studies {' '.join(args)}` ended (exit {proc.returncode}) before it was killed:\n" \
-                                        f"{_tail(stdout)}\n{_tail(stderr)}"
-            assert time.monotonic() < deadline, f"no checkpoint rewritten 3 times in 900 s:\n{_tail(stdout)}\n{_tail(stderr)}"
+            assert proc.poll() is None, (
+                f"`studies {' '.join(args)}` ended (exit {proc.returncode}) before it was killed:\n"
+                f"{_tail(stdout)}\n{_tail(stderr)}"
+            )
+            assert time.monotonic() < deadline, (
+                f"no checkpoint rewritten 3 times in 900 s:\n{_tail(stdout)}\n{_tail(stderr)}"
+            )
             try:
                 stamp = (last.stat().st_ino, last.stat().st_mtime_ns)
             except FileNotFoundError:
@@ -281,7 +353,9 @@ def test_killed_training_resumes_from_its_checkpoint(run: Any, tmp_path: Path) -
     import polars as pl
 
     optim = _ci_params(root)["train"]["optim"]
-    assert optim["epochs"] == epochs and optim["checkpoint_every"] == 1  # --set wrote the overrides to params.yaml
+    assert (
+        optim["epochs"] == epochs and optim["checkpoint_every"] == 1
+    )  # --set wrote the overrides to params.yaml
     n_train = pl.read_parquet(root / RESULTS / "prepared" / "train.parquet").height
     per_epoch = -(-n_train // optim["batch_size"])
     assert per_epoch == 3  # 48 train crystals in batches of 16
@@ -291,14 +365,22 @@ def test_killed_training_resumes_from_its_checkpoint(run: Any, tmp_path: Path) -
     assert result["epochs"] == epochs and result["steps"] == epochs * per_epoch, result
     history = pl.read_parquet(root / RESULTS / "train" / "history.parquet")
     assert history["epoch"].to_list() == list(range(epochs)), history["epoch"].to_list()
-    assert history["step"].to_list() == [(e + 1) * per_epoch for e in range(epochs)], history["step"].to_list()
+    assert history["step"].to_list() == [(e + 1) * per_epoch for e in range(epochs)], history[
+        "step"
+    ].to_list()
     assert not state.exists(), f"{state} was not removed after training succeeded"
 
     # MLflow: the resumed train run says where it resumed from; the report says so too
     client = run["mlflow"]
-    train_runs = [r for r in experiment_runs(client, "cdvae") if r.data.tags.get("stage") == "train" and r.info.status == "FINISHED"]
+    train_runs = [
+        r
+        for r in experiment_runs(client, "cdvae")
+        if r.data.tags.get("stage") == "train" and r.info.status == "FINISHED"
+    ]
     resumed_run = train_runs[-1]
     assert resumed_run.data.tags["cdvae.resumed_from_step"] == str(resumed_step)
     logged = {m.step for m in client.get_metric_history(resumed_run.info.run_id, "train/loss")}
-    assert logged == set(range(epochs)), sorted(logged)  # the crashed attempt's epochs too, so the curve is whole
+    assert logged == set(range(epochs)), sorted(
+        logged
+    )  # the crashed attempt's epochs too, so the curve is whole
     assert f"| resumed from step | {resumed_step} |" in (root / "reports" / "cdvae.md").read_text()

@@ -8,6 +8,7 @@ training steps instead of 60 + 40, logged every 2 steps. Measured on the 2-core 
 work (load average 10-17): one plain ci run alone 3.9 min; 3 concurrent plain ci runs 17 min (training
 dominates); 8 concurrent LIGHT runs 9.4 min. Both versions are `slow`; the 20-run one also needs about 1.3 GB
 of memory per run (the flow process plus its stage process) and is skipped, saying so, where that is not free."""
+
 from __future__ import annotations
 
 import json
@@ -26,18 +27,39 @@ from tests.reliability import record
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
-LIGHT = ("--set", "mlc.prepare.synthetic=[]", "--set", "mlc.train.digits.warmup_steps=10",
-         "--set", "mlc.train.digits.mlc_steps=10", "--set", "mlc.train.digits.log_every=2")
+LIGHT = (
+    "--set",
+    "mlc.prepare.synthetic=[]",
+    "--set",
+    "mlc.train.digits.warmup_steps=10",
+    "--set",
+    "mlc.train.digits.mlc_steps=10",
+    "--set",
+    "mlc.train.digits.log_every=2",
+)
 GB_PER_RUN = 0.8  # flow ≈ 0.45 GB for the whole run, a stage process ≈ 0.65 GB while it lasts; stages overlap only partly
 STAGES = ("prepare", "train", "evaluate", "report")
-CONTENTION = re.compile(r"database is locked|OperationalError|deadlock detected|QueuePool limit", re.IGNORECASE)
-OUTPUTS = ("results/ci/mlc/prepared", "results/ci/mlc/train", "results/ci/mlc/tables", "results/ci/mlc/metrics.json",
-           "reports/mlc.md")
+CONTENTION = re.compile(
+    r"database is locked|OperationalError|deadlock detected|QueuePool limit", re.IGNORECASE
+)
+OUTPUTS = (
+    "results/ci/mlc/prepared",
+    "results/ci/mlc/train",
+    "results/ci/mlc/tables",
+    "results/ci/mlc/metrics.json",
+    "reports/mlc.md",
+)
 
 
 def available_gb() -> float:
-    return next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemAvailable:")) / 2**20
+    return (
+        next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemAvailable:")
+        )
+        / 2**20
+    )
 
 
 @pytest.mark.slow
@@ -45,8 +67,10 @@ def available_gb() -> float:
 @pytest.mark.timeout(3600)
 def test_concurrent_ci_runs_lose_nothing(tmp_path: Path, n: int) -> None:
     if (free := available_gb()) < n * GB_PER_RUN:
-        pytest.skip(f"{n} concurrent runs need about {n * GB_PER_RUN:.0f} GB of free memory, {free:.1f} GB available: "
-                    "run this test alone on a machine with more memory")
+        pytest.skip(
+            f"{n} concurrent runs need about {n * GB_PER_RUN:.0f} GB of free memory, {free:.1f} GB available: "
+            "run this test alone on a machine with more memory"
+        )
     with team_services(tmp_path) as team:
         checkouts = [team.checkout(tmp_path / f"host-{i}") for i in range(n)]
         logs = [tmp_path / f"run-{i}.log" for i in range(n)]
@@ -54,8 +78,15 @@ def test_concurrent_ci_runs_lose_nothing(tmp_path: Path, n: int) -> None:
         procs = []
         for (root, env), log in zip(checkouts, logs):
             with log.open("w") as out:
-                procs.append(subprocess.Popen([str(BIN / "studies"), "run", "mlc", "--profile", "ci", *LIGHT], cwd=root,
-                                              env=env, stdout=out, stderr=subprocess.STDOUT))
+                procs.append(
+                    subprocess.Popen(
+                        [str(BIN / "studies"), "run", "mlc", "--profile", "ci", *LIGHT],
+                        cwd=root,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         lowest = available_gb()
         try:
             deadline = time.monotonic() + 3000
@@ -78,8 +109,14 @@ def test_concurrent_ci_runs_lose_nothing(tmp_path: Path, n: int) -> None:
         children = [r for r in runs if "stage" in r.data.tags]
         assert len(parents) == n and len(children) == n * len(STAGES), (len(parents), len(children))
         assert all(r.info.status == "FINISHED" for r in runs), [(r.info.run_id, r.info.status) for r in runs]
-        by_parent = {p.info.run_id: {c.data.tags["stage"]: c for c in children if c.data.tags["mlflow.parentRunId"] == p.info.run_id}
-                     for p in parents}
+        by_parent = {
+            p.info.run_id: {
+                c.data.tags["stage"]: c
+                for c in children
+                if c.data.tags["mlflow.parentRunId"] == p.info.run_id
+            }
+            for p in parents
+        }
         assert all(set(stages) == set(STAGES) for stages in by_parent.values())
         for stages in by_parent.values():
             assert 0.0 <= stages["evaluate"].data.metrics["digits/mlc/acc_mean"] <= 1.0
@@ -93,13 +130,24 @@ def test_concurrent_ci_runs_lose_nothing(tmp_path: Path, n: int) -> None:
 
         # DVC: every output in every checkout, and in the remote (status -c clean).
         for root, env in checkouts:
-            assert all((root / rel).exists() for rel in OUTPUTS), [rel for rel in OUTPUTS if not (root / rel).exists()]
+            assert all((root / rel).exists() for rel in OUTPUTS), [
+                rel for rel in OUTPUTS if not (root / rel).exists()
+            ]
             assert json.loads(dvc(root, env, "status", "-c", "--json") or "{}") == {}, root
         assert team.s3.keys(BUCKET, DVC_PREFIX + "/files/md5/")
 
         texts = {log.name: log.read_text() for log in logs}
         texts |= {p.name: p.read_text() for p in tmp_path.rglob("*-server.log")}
-        contention = {name: CONTENTION.findall(text)[:3] for name, text in texts.items() if CONTENTION.search(text)}
+        contention = {
+            name: CONTENTION.findall(text)[:3] for name, text in texts.items() if CONTENTION.search(text)
+        }
         assert not contention, contention
-    record("load", f"{n} concurrent ci runs on PostgreSQL + S3", runs=n, lost=0, seconds=round(seconds, 1),
-           mlflow_runs=len(runs), peak_memory_gb=round(free - lowest, 1))
+    record(
+        "load",
+        f"{n} concurrent ci runs on PostgreSQL + S3",
+        runs=n,
+        lost=0,
+        seconds=round(seconds, 1),
+        mlflow_runs=len(runs),
+        peak_memory_gb=round(free - lowest, 1),
+    )

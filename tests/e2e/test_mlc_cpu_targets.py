@@ -1,4 +1,5 @@
 """The issue's MLC targets on the `cpu` profile (about 8 minutes on 2 cores): run with `-m slow`."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 @pytest.fixture(scope="module")
 def metrics(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = copy_project(tmp_path_factory.mktemp("cpu") / "project")
-    proc = subprocess.run([str(BIN / "studies"), "run", "mlc", "--profile", "cpu", "--no-push"], cwd=root,
-                          env=project_env(root), capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [str(BIN / "studies"), "run", "mlc", "--profile", "cpu", "--no-push"],
+        cwd=root,
+        env=project_env(root),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads((root / "results" / "cpu" / "mlc" / "metrics.json").read_text())
 

@@ -1,4 +1,5 @@
 """The MLC pipeline end to end on the `ci` profile, against real Prefect and MLflow servers on 127.0.0.1."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,12 @@ def test_mlflow_holds_runs_with_metrics_artifacts_and_tags(run: Any) -> None:
     children = {r.data.tags["stage"]: r for r in runs if "stage" in r.data.tags}
     assert len(parents) == 1 and set(children) == {"prepare", "train", "evaluate", "report"}
     parent = parents[0]
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
-    data_md5 = next(line.split(":")[1].strip() for line in (root / "data.dvc").read_text().splitlines() if "md5" in line)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
+    data_md5 = next(
+        line.split(":")[1].strip() for line in (root / "data.dvc").read_text().splitlines() if "md5" in line
+    )
     for r in (parent, *children.values()):
         tags = r.data.tags
         assert tags["git.commit"] == head and tags["profile"] == "ci" and tags["dvc.data_hash"] == data_md5
@@ -50,14 +55,18 @@ def test_mlflow_holds_runs_with_metrics_artifacts_and_tags(run: Any) -> None:
     acc = parent.data.metrics["digits/mlc/acc_mean"]
     assert 0.0 <= acc <= 1.0 and children["evaluate"].data.metrics["digits/mlc/acc_mean"] == acc
     train = children["train"]
-    assert len(client.get_metric_history(train.info.run_id, "digits/seed0/loss")) > 5  # per-step curve, not one point
+    assert (
+        len(client.get_metric_history(train.info.run_id, "digits/seed0/loss")) > 5
+    )  # per-step curve, not one point
     assert "checkpoints" in {a.path for a in client.list_artifacts(train.info.run_id)}
     figures = {Path(a.path).name for a in client.list_artifacts(children["evaluate"].info.run_id, "figures")}
     assert {"digits-gamma.png", "digits-confusion.png", "digits-z-pca.png", "digits-loss.png"} <= figures
     assert train.data.params["seeds"] == "[0]"
 
     # The logged model loads back without the training code's state and embeds digits onto the sphere.
-    models = client.search_logged_models([train.info.experiment_id], filter_string=f"source_run_id = '{train.info.run_id}'")
+    models = client.search_logged_models(
+        [train.info.experiment_id], filter_string=f"source_run_id = '{train.info.run_id}'"
+    )
     assert [m.name for m in models] == ["mlc-digits"]
     import mlflow.pytorch
     import torch
@@ -77,7 +86,10 @@ def test_mlflow_holds_runs_with_metrics_artifacts_and_tags(run: Any) -> None:
 
 
 def test_dvc_repro_right_after_is_a_no_op(run: Any) -> None:
-    root, env = run["root"], run["env"]  # only MLC ran in this copy: the other studies' stages are not its business
+    root, env = (
+        run["root"],
+        run["env"],
+    )  # only MLC ran in this copy: the other studies' stages are not its business
     assert json.loads(dvc(root, env, "status", "--json", "--with-deps", "mlc-report") or "{}") == {}
     out = dvc(root, env, "repro", "mlc-report")
     assert "Running stage" not in out, out
@@ -87,9 +99,19 @@ def test_changing_an_evaluate_param_reruns_only_evaluate_and_report(run: Any) ->
     root, env = run["root"], run["env"]
     out = studies(root, env, "run", "mlc", "--profile", "ci", "--set", "mlc.evaluate.rank_energy=0.9").stdout
     assert "params.yaml: profiles.ci.mlc.evaluate.rank_energy: 0.95 → 0.9" in out
-    for stage, verdict in [("mlc-prepare", "cached"), ("mlc-train", "cached"), ("mlc-evaluate", "ran"), ("mlc-report", "ran")]:
+    for stage, verdict in [
+        ("mlc-prepare", "cached"),
+        ("mlc-train", "cached"),
+        ("mlc-evaluate", "ran"),
+        ("mlc-report", "ran"),
+    ]:
         assert f"| {stage} | {verdict} |" in out, out[-3000:]
     # A train param re-runs train and what follows, not prepare (bare dvc repro, embedded in the same workspace).
     out = studies(root, env, "run", "mlc", "--profile", "ci", "--set", "mlc.train.seeds=[1]").stdout
-    for stage, verdict in [("mlc-prepare", "cached"), ("mlc-train", "ran"), ("mlc-evaluate", "ran"), ("mlc-report", "ran")]:
+    for stage, verdict in [
+        ("mlc-prepare", "cached"),
+        ("mlc-train", "ran"),
+        ("mlc-evaluate", "ran"),
+        ("mlc-report", "ran"),
+    ]:
         assert f"| {stage} | {verdict} |" in out, out[-3000:]

@@ -1,5 +1,6 @@
 """`studies ui` serves the MLflow UI; headless Chromium (Debian's package) renders the experiment's runs and a
 run's metrics. The screenshot is kept in test-artifacts/ for a human to look at."""
+
 from __future__ import annotations
 
 import shutil
@@ -9,15 +10,24 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tasks import tracking
-from tasks.project import Project
+from tasks.platform import tracking
+from tasks.platform.project import Project
 from tests.conftest import BIN, REPO, project_env
 from tests.services import free_port, service
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--virtual-time-budget=15000", "--window-size=1600,900"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=15000",
+    "--window-size=1600,900",
+]
 
 
 def chromium(*args: str) -> str:
@@ -40,7 +50,12 @@ def test_the_ui_shows_the_runs_and_their_metrics(project: Path) -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with service([str(BIN / "studies"), "ui", "--port", str(port)], f"{base}/health", project / "ui.log", project_env(project)):
+    with service(
+        [str(BIN / "studies"), "ui", "--port", str(port)],
+        f"{base}/health",
+        project / "ui.log",
+        project_env(project),
+    ):
         runs_page = f"{base}/#/experiments/{experiment.experiment_id}/runs"
         dom = chromium("--dump-dom", runs_page)
         assert all(name in dom for name in logged), (list(logged), dom[-2000:])

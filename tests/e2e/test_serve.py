@@ -1,6 +1,7 @@
 """`studies serve`: a deployment on a short interval produces flow runs by itself, one at a time, and the second
 run of unchanged data, params and code is a cache hit for every step, and touching a helper in studies/ reruns
 exactly the steps that import it. Real Prefect server (scheduler on) and serve process."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,11 @@ def _deployment_runs(api: str, name: str) -> list[dict]:
     deployments = [d for d in prefect_api(api, "/deployments/filter", {}) if d["name"] == name]
     if not deployments:
         return []
-    runs = prefect_api(api, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [deployments[0]["id"]]}},
-                                                   "sort": "EXPECTED_START_TIME_ASC"})
+    runs = prefect_api(
+        api,
+        "/flow_runs/filter",
+        {"flow_runs": {"deployment_id": {"any_": [deployments[0]["id"]]}}, "sort": "EXPECTED_START_TIME_ASC"},
+    )
     return [r for r in runs if r["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED")]
 
 
@@ -44,8 +48,12 @@ def _within(stamp: str, run: dict) -> bool:
 
 
 def _verdicts(summary: str) -> dict[str, str]:
-    return {stage: next(line.split("|")[2].strip() for line in summary.splitlines() if line.startswith(f"| {stage} |"))
-            for stage in MLC}
+    return {
+        stage: next(
+            line.split("|")[2].strip() for line in summary.splitlines() if line.startswith(f"| {stage} |")
+        )
+        for stage in MLC
+    }
 
 
 def _evaluate_outputs(root: Path) -> dict:
@@ -54,22 +62,32 @@ def _evaluate_outputs(root: Path) -> dict:
 
 
 def test_scheduled_runs_hit_the_cache_and_a_touched_helper_reruns_exactly_its_steps(tmp_path: Path) -> None:
-    from tasks.code_deps import stage_sources
+    from tasks.orchestration.code_deps import stage_sources
 
     root = copy_project(tmp_path / "project")
     (tmp_path / "prefect").mkdir()
     with prefect_server(tmp_path / "prefect", scheduler=True) as api:
         env = project_env(root) | {"PREFECT_API_URL": api}
-        refused = studies(root, env, "serve", "--profile", "ci", "--cron", "0 3 * * *", "--interval", "5", check=False)
+        refused = studies(
+            root, env, "serve", "--profile", "ci", "--cron", "0 3 * * *", "--interval", "5", check=False
+        )
         assert refused.returncode == 2 and "not both" in refused.stderr
         log = (tmp_path / "serve.log").open("w")
-        proc = subprocess.Popen([str(BIN / "studies"), "serve", "--profile", "ci", "--interval", "20", "--study", "mlc"],
-                                cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(BIN / "studies"), "serve", "--profile", "ci", "--interval", "20", "--study", "mlc"],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             runs = _wait_for(api, proc, tmp_path, lambda runs: len(runs) >= 2)
             before = _evaluate_outputs(root)
             touched_at = time.time()
-            with (root / HELPER).open("a") as f:  # a real edit to the helper's source (a comment changes its hash)
+            with (root / HELPER).open(
+                "a"
+            ) as f:  # a real edit to the helper's source (a comment changes its hash)
                 f.write("\n# touched by test_serve\n")
             later = _wait_for(api, proc, tmp_path, lambda runs: any(_started(r) > touched_at for r in runs))
         finally:
@@ -81,8 +99,11 @@ def test_scheduled_runs_hit_the_cache_and_a_touched_helper_reruns_exactly_its_st
         assert _verdicts(_summary_of(api, first))["mlc-train"] == "ran"
         # The second run: same data hash, params and code, so every step is a Prefect cache hit (DVC is not even asked).
         assert _verdicts(_summary_of(api, second)) == {stage: "cached" for stage in MLC}
-        task_states = {t["name"]: t["state"]["name"] for t in prefect_api(api, "/task_runs/filter", {})
-                       if t["name"] in MLC and _within(t["created"], second)}
+        task_states = {
+            t["name"]: t["state"]["name"]
+            for t in prefect_api(api, "/task_runs/filter", {})
+            if t["name"] in MLC and _within(t["created"], second)
+        }
         assert task_states == {stage: "Cached" for stage in MLC}, task_states
 
         # After the edit: exactly the steps whose code imports the helper run again, plus any step whose input
@@ -92,8 +113,10 @@ def test_scheduled_runs_hit_the_cache_and_a_touched_helper_reruns_exactly_its_st
         importers = {stage for stage in MLC if HELPER in stage_sources(root, stage)}
         assert importers == {"mlc-evaluate"}
         changed_outputs = _evaluate_outputs(root) != before
-        expected = {stage: "ran" if stage in importers or (stage == "mlc-report" and changed_outputs) else "cached"
-                    for stage in MLC}
+        expected = {
+            stage: "ran" if stage in importers or (stage == "mlc-report" and changed_outputs) else "cached"
+            for stage in MLC
+        }
         assert _verdicts(summary := _summary_of(api, after)) == expected, summary[:1500]
         names = {d["name"] for d in prefect_api(api, "/deployments/filter", {})}
         assert {"pipeline-ci", "mlc-ci", "cdvae-ci", "ssvi-ci"} <= names

@@ -2,6 +2,7 @@
 (Prefect and MLflow on PostgreSQL, S3 for MLflow artifacts, the DVC remote and Prefect's task results). Training
 is dispatched to the worker; results travel through the S3 result-storage block that `studies result-storage`
 creates, never through a common folder."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,11 @@ from tests.e2e.pipeline import dvc, studies
 from tests.e2e.team import BUCKET, team_services
 from tests.reliability import record
 
-pytestmark = [pytest.mark.e2e, pytest.mark.reliability, pytest.mark.slow]  # minutes each: `make reliability` runs them
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.reliability,
+    pytest.mark.slow,
+]  # minutes each: `make reliability` runs them
 
 
 def test_training_runs_on_a_worker_that_shares_no_folder_with_the_flow(tmp_path: Path) -> None:
@@ -30,11 +35,21 @@ def test_training_runs_on_a_worker_that_shares_no_folder_with_the_flow(tmp_path:
         assert 'result_storage_block = "remote-file-system/studies-results"' in made.stdout
         for root in (flow_root, worker_root):  # what each host adds to its studies.toml, as the command says
             toml = root / "studies.toml"
-            toml.write_text(toml.read_text().replace("[prefect]\n", '[prefect]\nresult_storage_block = "remote-file-system/studies-results"\n'))
+            toml.write_text(
+                toml.read_text().replace(
+                    "[prefect]\n", '[prefect]\nresult_storage_block = "remote-file-system/studies-results"\n'
+                )
+            )
         log = tmp_path / "worker.log"
         with log.open("w") as out:
-            worker = subprocess.Popen([str(BIN / "studies"), "worker", "--pool", "gpu", "--name", "gpu-host"], cwd=worker_root,
-                                      env=worker_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            worker = subprocess.Popen(
+                [str(BIN / "studies"), "worker", "--pool", "gpu", "--name", "gpu-host"],
+                cwd=worker_root,
+                env=worker_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             deadline = time.monotonic() + 300
             while "serving pool 'gpu'" not in log.read_text():
@@ -49,9 +64,21 @@ def test_training_runs_on_a_worker_that_shares_no_folder_with_the_flow(tmp_path:
         client = MlflowClient(team.mlflow_uri)
         runs = client.search_runs([client.get_experiment_by_name("mlc").experiment_id])
         train = next(r for r in runs if r.data.tags.get("stage") == "train")
-        assert train.info.status == "FINISHED" and train.data.tags["studies.executor"].startswith("worker gpu-host (")
+        assert train.info.status == "FINISHED" and train.data.tags["studies.executor"].startswith(
+            "worker gpu-host ("
+        )
         assert team.s3.keys(BUCKET, "prefect-results/")  # the task's result went through the bucket
-        assert not (flow_root / ".prefect" / "storage").exists() and not (worker_root / ".prefect" / "storage").exists()
-        assert json.loads(dvc(flow_root, flow_env, "status", "--json", "--with-deps", "mlc-report") or "{}") == {}
-    record("load", "GPU step on a worker sharing no folder with the flow (S3 result storage, PostgreSQL servers)",
-           runs=1, lost=0)
+        assert (
+            not (flow_root / ".prefect" / "storage").exists()
+            and not (worker_root / ".prefect" / "storage").exists()
+        )
+        assert (
+            json.loads(dvc(flow_root, flow_env, "status", "--json", "--with-deps", "mlc-report") or "{}")
+            == {}
+        )
+    record(
+        "load",
+        "GPU step on a worker sharing no folder with the flow (S3 result storage, PostgreSQL servers)",
+        runs=1,
+        lost=0,
+    )

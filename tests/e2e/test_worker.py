@@ -2,6 +2,7 @@
 the worker process, the rest in the flow's; kill -9 of the worker mid-training is survived by a resumed retry,
 linked in MLflow, and the `gpu` concurrency slot is free afterwards. Real Prefect and MLflow servers, a real
 DVC remote (a folder both checkouts point at), real processes."""
+
 from __future__ import annotations
 
 import json
@@ -25,23 +26,56 @@ SEEDS = "mlc.train.seeds=[0,1,2]"  # several fits, so the kill lands between sav
 def test_training_runs_on_the_worker_and_survives_its_kill(tmp_path: Path) -> None:
     flow_root, worker_root = copy_project(tmp_path / "flow"), copy_project(tmp_path / "worker")
     with prefect_server(tmp_path, leases=True) as api, mlflow_server(tmp_path / "mlflow") as mlflow_uri:
-        shared = {"PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": mlflow_uri,
-                  "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "prefect-results")}  # Prefect's result storage
+        shared = {
+            "PREFECT_API_URL": api,
+            "MLFLOW_TRACKING_URI": mlflow_uri,
+            "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "prefect-results"),
+        }  # Prefect's result storage
         flow_env, worker_env = project_env(flow_root) | shared, project_env(worker_root) | shared
-        for root, env in ((flow_root, flow_env), (worker_root, worker_env)):  # one DVC remote, as a team configures it
+        for root, env in (
+            (flow_root, flow_env),
+            (worker_root, worker_env),
+        ):  # one DVC remote, as a team configures it
             dvc(root, env, "remote", "modify", "--local", "local", "url", str(tmp_path / "dvc-remote"))
         logs = [tmp_path / "flow.log", tmp_path / "worker.log"]
         worker = start_worker(worker_root, worker_env, "gpu-a", logs[1])
         flow = None
         try:
-            wait_for(lambda: "serving pool 'gpu'" in logs[1].read_text(), "the worker", {"worker": worker}, logs[1:])
+            wait_for(
+                lambda: "serving pool 'gpu'" in logs[1].read_text(),
+                "the worker",
+                {"worker": worker},
+                logs[1:],
+            )
             with logs[0].open("w") as out:
-                flow = subprocess.Popen([str(BIN / "studies"), "run", "mlc", "--profile", "ci", "--dispatch", "gpu", "--set", SEEDS],
-                                        cwd=flow_root, env=flow_env, stdout=out, stderr=subprocess.STDOUT)
+                flow = subprocess.Popen(
+                    [
+                        str(BIN / "studies"),
+                        "run",
+                        "mlc",
+                        "--profile",
+                        "ci",
+                        "--dispatch",
+                        "gpu",
+                        "--set",
+                        SEEDS,
+                    ],
+                    cwd=flow_root,
+                    env=flow_env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
             state = worker_root / "results" / "ci" / "mlc" / "train-state"
-            wait_for(lambda: any(state.rglob("*.pt")), "a saved fit on the worker", {"studies run": flow, "worker": worker}, logs)
+            wait_for(
+                lambda: any(state.rglob("*.pt")),
+                "a saved fit on the worker",
+                {"studies run": flow, "worker": worker},
+                logs,
+            )
             saved_before_kill = len(list(state.rglob("*.pt")))
-            os.killpg(worker.pid, signal.SIGKILL)  # the worker and the training it runs, as when its machine dies
+            os.killpg(
+                worker.pid, signal.SIGKILL
+            )  # the worker and the training it runs, as when its machine dies
             worker.wait()
             killed_pid = worker.pid
             worker = start_worker(worker_root, worker_env, "gpu-b", logs[1])
@@ -51,7 +85,9 @@ def test_training_runs_on_the_worker_and_survives_its_kill(tmp_path: Path) -> No
         flow_log, worker_log = logs[0].read_text(), logs[1].read_text()
 
         # The retry resumed from the fits the killed attempt had saved, on the restarted worker.
-        assert f"resuming: {saved_before_kill} of" in worker_log or "resuming:" in worker_log, worker_log[-4000:]
+        assert f"resuming: {saved_before_kill} of" in worker_log or "resuming:" in worker_log, worker_log[
+            -4000:
+        ]
         assert "resubmitting" in flow_log, flow_log[-4000:]
 
         # MLflow: training ran in the worker processes, every other stage in the flow's process; the two
@@ -67,7 +103,10 @@ def test_training_runs_on_the_worker_and_survives_its_kill(tmp_path: Path) -> No
         assert retry.data.tags["studies.executor"].startswith("worker gpu-b (")
         assert first.info.status == "FAILED" and retry.info.status == "FINISHED"
         assert retry.data.tags["studies.previous_attempt"] == first.info.run_id
-        assert first.data.tags["studies.next_attempt"] == retry.info.run_id and retry.data.tags["studies.attempt"] == "2"
+        assert (
+            first.data.tags["studies.next_attempt"] == retry.info.run_id
+            and retry.data.tags["studies.attempt"] == "2"
+        )
         assert first.data.tags["studies.input_key"] == retry.data.tags["studies.input_key"]
         assert {f"train_seconds/digits/seed{s}" for s in (0, 1, 2)} <= set(retry.data.metrics)
         others = [r for r in runs if r.data.tags["stage"] != "train"]
@@ -76,8 +115,10 @@ def test_training_runs_on_the_worker_and_survives_its_kill(tmp_path: Path) -> No
         assert all(r.data.tags["device"] in ("cpu", "cuda") for r in runs)
 
         # Prefect: the first attempt is Crashed, the second Completed; the slot the killed one held is free again.
-        attempts = sorted((t for t in prefect_api(api, "/task_runs/filter", {}) if t["name"].startswith("mlc-train on ")),
-                          key=lambda t: t["created"])
+        attempts = sorted(
+            (t for t in prefect_api(api, "/task_runs/filter", {}) if t["name"].startswith("mlc-train on ")),
+            key=lambda t: t["created"],
+        )
         assert [t["state"]["type"] for t in attempts] == ["CRASHED", "COMPLETED"], attempts
         assert attempts[0]["name"] == f"mlc-train on {host}-{killed_pid}"
         limit = prefect_api(api, "/concurrency_limits/tag/gpu")
@@ -85,4 +126,7 @@ def test_training_runs_on_the_worker_and_survives_its_kill(tmp_path: Path) -> No
 
         # The outputs came back to the flow's checkout through the DVC remote: its lock and workspace agree.
         assert (flow_root / "results" / "ci" / "mlc" / "train").is_dir()
-        assert json.loads(dvc(flow_root, flow_env, "status", "--json", "--with-deps", "mlc-report") or "{}") == {}
+        assert (
+            json.loads(dvc(flow_root, flow_env, "status", "--json", "--with-deps", "mlc-report") or "{}")
+            == {}
+        )

@@ -1,4 +1,5 @@
 """The `studies` command line: help everywhere, clear errors that leave params.yaml alone."""
+
 from __future__ import annotations
 
 import subprocess
@@ -8,11 +9,31 @@ import pytest
 
 from tests.conftest import BIN, project_env
 
-COMMANDS = ["ingest", "run", "stage", "report", "generate", "evaluate-cifs", "ui", "server", "serve", "worker", "config", "result-storage"]
+COMMANDS = [
+    "ingest",
+    "run",
+    "stage",
+    "report",
+    "generate",
+    "evaluate-cifs",
+    "ui",
+    "server",
+    "serve",
+    "worker",
+    "config",
+    "result-storage",
+]
 
 
 def studies(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "studies"), *args], cwd=root, env=project_env(root), capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(BIN / "studies"), *args],
+        cwd=root,
+        env=project_env(root),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in COMMANDS]])
@@ -36,7 +57,9 @@ def test_unknown_profile_names_the_choices(project: Path) -> None:
 
 def test_outside_a_project_says_where_to_run(tmp_path: Path) -> None:
     env = {k: v for k, v in project_env(tmp_path).items() if k != "STUDIES_ROOT"}
-    out = subprocess.run([str(BIN / "studies"), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(BIN / "studies"), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode != 0 and "No subspace-studies project" in out.stderr
 
 
@@ -46,8 +69,14 @@ def test_run_without_data_sources_fails_once_with_the_fix(project: Path, tmp_pat
     empty.mkdir()
     (project / "data.dvc").unlink()
     env = project_env(project) | {"STUDIES_DATA_MIRROR": str(empty)}
-    out = subprocess.run([str(BIN / "studies"), "run", "mlc", "--profile", "ci"], cwd=project, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [str(BIN / "studies"), "run", "mlc", "--profile", "ci"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
     assert "the pipeline stopped" in out.stderr and "Fix:" in out.stderr
     assert "Retrying" not in out.stdout + out.stderr
@@ -56,7 +85,11 @@ def test_run_without_data_sources_fails_once_with_the_fix(project: Path, tmp_pat
 
 def test_generate_without_a_trained_model_says_how_to_train_one(project: Path) -> None:
     out = studies(project, "generate", "--n", "2", "--profile", "ci")
-    assert out.returncode == 2 and "no trained CDVAE" in out.stderr and "studies run cdvae --profile ci" in out.stderr
+    assert (
+        out.returncode == 2
+        and "no trained CDVAE" in out.stderr
+        and "studies run cdvae --profile ci" in out.stderr
+    )
 
 
 def test_evaluate_cifs_refuses_a_folder_without_cifs(project: Path, tmp_path: Path) -> None:
@@ -105,16 +138,26 @@ def test_dispatch_and_worker_need_a_shared_prefect_server(project: Path) -> None
 
 
 @pytest.mark.reliability
-@pytest.mark.parametrize("args", [["evaluate-cifs", "/etc", "--reference", "perov_5"],
-                                  ["evaluate-cifs", "{root}/results", "--reference", "perov_5", "--out", "/tmp/metrics.json"],
-                                  ["ingest", "--mirror", "/"], ["generate", "--out", "{root}/../outside"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["evaluate-cifs", "/etc", "--reference", "perov_5"],
+        ["evaluate-cifs", "{root}/results", "--reference", "perov_5", "--out", "/tmp/metrics.json"],
+        ["ingest", "--mirror", "/"],
+        ["generate", "--out", "{root}/../outside"],
+    ],
+)
 def test_served_path_options_outside_the_project_are_refused(project: Path, args: list[str]) -> None:
     from tests.reliability import record
 
     env = project_env(project) | {"STUDIES_SERVED": "1"}
     args = [a.format(root=project) for a in args]
-    out = subprocess.run([str(BIN / "studies"), *args], cwd=project, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2 and "outside the folders this served pipeline may touch" in out.stderr, out.stderr
+    out = subprocess.run(
+        [str(BIN / "studies"), *args], cwd=project, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 2 and "outside the folders this served pipeline may touch" in out.stderr, (
+        out.stderr
+    )
     assert not Path("/tmp/metrics.json").exists() and not (project.parent / "outside").exists()
     record("security", "served path option outside the allowed folders refused", inputs=1)
 
@@ -122,7 +165,7 @@ def test_served_path_options_outside_the_project_are_refused(project: Path, args
 @pytest.mark.reliability
 def test_a_second_run_in_a_busy_checkout_is_refused_and_params_untouched(project: Path) -> None:
     from tests.reliability import record
-    from tests.tasks.test_checkout_lock import hold
+    from tests.tasks.platform.test_checkout_lock import hold
 
     before = (project / "params.yaml").read_bytes()
     holder = hold(project)
@@ -131,6 +174,10 @@ def test_a_second_run_in_a_busy_checkout_is_refused_and_params_untouched(project
     finally:
         holder.kill()
         holder.wait()
-    assert out.returncode == 2 and f"pid {holder.pid}" in out.stderr and "one pipeline process per checkout" in out.stderr
+    assert (
+        out.returncode == 2
+        and f"pid {holder.pid}" in out.stderr
+        and "one pipeline process per checkout" in out.stderr
+    )
     assert (project / "params.yaml").read_bytes() == before
     record("load", "second pipeline run in a busy embedded checkout refused up front", refused=1, lost=0)

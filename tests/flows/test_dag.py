@@ -1,4 +1,3 @@
-
 import pytest
 
 from flows import dag
@@ -18,7 +17,7 @@ def test_studies_are_the_stage_prefixes() -> None:
 
 
 def test_every_stage_has_a_step_function() -> None:
-    from tasks.stages import study_steps
+    from tasks.orchestration.stage_runner import study_steps
 
     for stage in dag.stages(REPO):
         assert stage.step in study_steps(stage.study), stage.name
@@ -28,13 +27,27 @@ def test_cdvae_gpu_steps_are_marked_from_dvc_yaml_meta(monkeypatch: pytest.Monke
     from flows.study import stage_task
 
     stages = {s.step: s for s in dag.stages(REPO, "cdvae")}
-    assert list(stages) == ["prepare", "train", "generate", "reconstruct", "evaluate", "train-property-model",
-                            "evaluate-generation", "report"]
-    assert {s for s, info in stages.items() if info.resources == "gpu"} == {"train", "reconstruct", "generate"}
+    assert list(stages) == [
+        "prepare",
+        "train",
+        "generate",
+        "reconstruct",
+        "evaluate",
+        "train-property-model",
+        "evaluate-generation",
+        "report",
+    ]
+    assert {s for s, info in stages.items() if info.resources == "gpu"} == {
+        "train",
+        "reconstruct",
+        "generate",
+    }
     monkeypatch.delenv("STUDIES_DISPATCH", raising=False)
     assert stage_task(stages["train"])[0].tags == {"gpu"}
     assert stage_task(stages["prepare"])[0].tags == set()
-    monkeypatch.setenv("STUDIES_DISPATCH", "gpu")  # a configured pool: its steps go to workers, the others stay here
+    monkeypatch.setenv(
+        "STUDIES_DISPATCH", "gpu"
+    )  # a configured pool: its steps go to workers, the others stay here
     task, extra = stage_task(stages["generate"])
     assert task.name == "dispatch-stage" and extra == {"pool": "gpu"}
     assert stage_task(stages["prepare"])[0].name == "reproduce-stage"
@@ -48,6 +61,8 @@ def test_ssvi_training_is_the_gpu_step() -> None:
 
 def test_every_study_names_the_model_and_metric_of_its_champion() -> None:
     specs = {s.name: s.champion for s in dag.stages(REPO) if s.champion}
-    assert specs == {"mlc-train": {"model": "mlc-digits", "metric": "digits/mlc/acc_mean", "goal": "maximize"},
-                     "cdvae-train": {"model": "cdvae", "metric": "match_rate", "goal": "maximize"},
-                     "ssvi-train": {"model": "ssvi-digits", "metric": "ssvi-0.1/nll_mean", "goal": "minimize"}}
+    assert specs == {
+        "mlc-train": {"model": "mlc-digits", "metric": "digits/mlc/acc_mean", "goal": "maximize"},
+        "cdvae-train": {"model": "cdvae", "metric": "match_rate", "goal": "maximize"},
+        "ssvi-train": {"model": "ssvi-digits", "metric": "ssvi-0.1/nll_mean", "goal": "minimize"},
+    }

@@ -1,4 +1,5 @@
 """The random baseline keeps the training crystals' compositions and lattices and randomises positions."""
+
 from __future__ import annotations
 
 import numpy as np

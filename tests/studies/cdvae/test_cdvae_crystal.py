@@ -1,4 +1,5 @@
 """Crystal arrays, CDVAE validity and CIF export, on real perov_5 test crystals and textbook cells."""
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,9 @@ def _rocksalt(a: str = "Na", b: str = "Cl", lattice: float = 5.64) -> Structure:
 
 
 def _arrays(coords, types, lengths=(5.0, 5.0, 5.0), angles=(90.0, 90.0, 90.0)) -> CrystalArrays:
-    return CrystalArrays(np.array(coords, float), np.array(types), np.array(lengths, float), np.array(angles, float))
+    return CrystalArrays(
+        np.array(coords, float), np.array(types), np.array(lengths, float), np.array(angles, float)
+    )
 
 
 def test_arrays_rebuild_the_structure(perov: list[Structure]) -> None:
@@ -98,8 +101,12 @@ def test_structural_validity_counts_periodic_images() -> None:
     across = _arrays([[0.01, 0.5, 0.5], [0.99, 0.5, 0.5]], [NA, CL])  # 0.1 Å apart through the cell face
     s = build_structure(across)
     assert s is not None and not structure_valid(s) and not is_valid(across)
-    assert structure_valid(build_structure(_arrays([[0.0, 0.5, 0.5], [0.2, 0.5, 0.5]], [NA, CL])))  # 1 Å apart
-    assert structure_valid(build_structure(_arrays([[0.3, 0.3, 0.3]], [CU], lengths=(2.5, 2.5, 2.5))))  # one atom
+    assert structure_valid(
+        build_structure(_arrays([[0.0, 0.5, 0.5], [0.2, 0.5, 0.5]], [NA, CL]))
+    )  # 1 Å apart
+    assert structure_valid(
+        build_structure(_arrays([[0.3, 0.3, 0.3]], [CU], lengths=(2.5, 2.5, 2.5)))
+    )  # one atom
 
 
 @pytest.mark.parametrize(
@@ -121,7 +128,12 @@ def test_structural_validity_counts_periodic_images() -> None:
     ],
 )
 def test_impossible_arrays_build_nothing(change: str, value) -> None:
-    fields = {"coords": [[0, 0, 0], [0.5, 0.5, 0.5]], "types": [NA, CL], "lengths": (5.0,) * 3, "angles": (90.0,) * 3}
+    fields = {
+        "coords": [[0, 0, 0], [0.5, 0.5, 0.5]],
+        "types": [NA, CL],
+        "lengths": (5.0,) * 3,
+        "angles": (90.0,) * 3,
+    }
     fields[{"frac_coords": "coords", "atom_types": "types"}.get(change, change)] = value
     c = _arrays(fields["coords"], fields["types"], fields["lengths"], fields["angles"])
     assert build_structure(c) is None

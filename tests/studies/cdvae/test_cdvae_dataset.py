@@ -1,4 +1,5 @@
 """Preparing crystals as CDVAE trains on them: Niggli cells, CrystalNN bonds, scalers, batches."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,14 @@ from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Lattice, Structure
 
 from studies.cdvae.data import structures_from_table
-from studies.cdvae.dataset import PreparedDataError, Scaler, canonical, crystalnn_edges, prepare_table, scaled_lattice
+from studies.cdvae.dataset import (
+    PreparedDataError,
+    Scaler,
+    canonical,
+    crystalnn_edges,
+    prepare_table,
+    scaled_lattice,
+)
 from studies.cdvae.graph import edge_vectors
 from studies.cdvae.lattice import frac_to_cart, lattice_matrix
 from tests.studies.cdvae.perov import crystal_set, parsed, prepared
@@ -26,8 +34,11 @@ def test_canonical_cell_is_niggli_reduced_and_the_same_crystal() -> None:
 def test_prepared_rows_rebuild_the_parsed_crystals() -> None:
     table = prepared(8)
     for row, original in zip(table.iter_rows(named=True), structures_from_table(parsed(8))):
-        rebuilt = Structure(Lattice.from_parameters(*row["lengths"], *row["angles"]), row["atom_types"],
-                            np.reshape(row["frac_coords"], (-1, 3)))
+        rebuilt = Structure(
+            Lattice.from_parameters(*row["lengths"], *row["angles"]),
+            row["atom_types"],
+            np.reshape(row["frac_coords"], (-1, 3)),
+        )
         assert StructureMatcher(ltol=1e-3, stol=1e-3, angle_tol=1e-2).fit(rebuilt, original)
         assert row["num_atoms"] == len(original) and row["property"] is not None
 
@@ -84,12 +95,17 @@ def test_parallel_preparation_equals_serial() -> None:
 
 def test_another_cdvae_dataset_prepares_by_its_own_columns(tmp_path) -> None:
     """Carbon-24 rows (other property column, up to 24 atoms) go through the same preparation."""
-    from studies.cdvae.data import parse_structures as parse, read_cdvae_csv
+    from studies.cdvae.data import parse_structures as parse
+    from studies.cdvae.data import read_cdvae_csv
     from tests.studies.cdvae.test_data import CARBON_CSV
 
     (path := tmp_path / "val.csv").write_text(CARBON_CSV)
-    table = prepare_table(parse(read_cdvae_csv(path, ("material_id", "cif", "energy_per_atom")), "val.csv"),
-                          "energy_per_atom", 24, "carbon_24/val.csv")
+    table = prepare_table(
+        parse(read_cdvae_csv(path, ("material_id", "cif", "energy_per_atom")), "val.csv"),
+        "energy_per_atom",
+        24,
+        "carbon_24/val.csv",
+    )
     assert table["num_atoms"].to_list() == [8, 6]
     assert all(set(t) == {6} for t in table["atom_types"].to_list()) and table["property"].null_count() == 0
     assert all(len(e) > 0 for e in table["edges"].to_list())

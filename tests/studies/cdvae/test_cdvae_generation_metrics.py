@@ -1,7 +1,8 @@
 """Table 2's metrics on hand-built and real crystals: validity, coverage, Wasserstein distances, the property draw."""
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -21,20 +22,25 @@ from studies.cdvae.generation_metrics import (
 from tests.studies.cdvae.perov import structures
 
 
-@lru_cache(maxsize=None)
+@cache
 def perovskites() -> tuple:
     """Assessments of 24 real Perov-5 test crystals (computed once: CrystalNN is slow)."""
     return tuple(assess_all([CrystalArrays.from_structure(s) for s in structures(24)], workers=1))
 
 
 def _srtio3(a: float = 3.905) -> CrystalArrays:
-    s = Structure(Lattice.cubic(a), ["Sr", "Ti", "O", "O", "O"],
-                  [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    s = Structure(
+        Lattice.cubic(a),
+        ["Sr", "Ti", "O", "O", "O"],
+        [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+    )
     return CrystalArrays.from_structure(s)
 
 
 def _metal(element: str, a: float) -> CrystalArrays:
-    return CrystalArrays.from_structure(Structure(Lattice.cubic(a), [element, element], [[0, 0, 0], [0.5, 0.5, 0.5]]))
+    return CrystalArrays.from_structure(
+        Structure(Lattice.cubic(a), [element, element], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    )
 
 
 def test_validity_of_hand_built_crystals() -> None:
@@ -49,11 +55,15 @@ def test_validity_of_hand_built_crystals() -> None:
     overlap = assess(CrystalArrays(coords, squeezed.atom_types, squeezed.lengths, squeezed.angles))
     assert not overlap.struct_valid and overlap.comp_valid and not overlap.valid
 
-    flat = assess(CrystalArrays(squeezed.frac_coords, squeezed.atom_types, np.array([3.9, 3.9, 1e-3]), squeezed.angles))
+    flat = assess(
+        CrystalArrays(squeezed.frac_coords, squeezed.atom_types, np.array([3.9, 3.9, 1e-3]), squeezed.angles)
+    )
     assert not flat.struct_valid  # volume below 0.1 Å³
     assert np.isnan(flat.density) and np.isnan(flat.struct_fp).all()
 
-    wrong_charge = assess(CrystalArrays(squeezed.frac_coords, np.array([38, 38, 8, 8, 8]), squeezed.lengths, squeezed.angles))
+    wrong_charge = assess(
+        CrystalArrays(squeezed.frac_coords, np.array([38, 38, 8, 8, 8]), squeezed.lengths, squeezed.angles)
+    )
     assert wrong_charge.struct_valid and not wrong_charge.comp_valid  # Sr2O3 cannot balance with Sr2+
 
 
@@ -83,7 +93,9 @@ def test_identical_distributions_are_zero_apart() -> None:
     ref = list(perovskites())
     prop = np.linspace(-1, 1, len(ref))
     metrics = generation_metrics(ref, ref, (0.2, 4.0), np.arange(len(ref)), prop, prop)
-    assert metrics["wdist_density"] == 0.0 and metrics["wdist_num_elems"] == 0.0 and metrics["wdist_prop"] == 0.0
+    assert (
+        metrics["wdist_density"] == 0.0 and metrics["wdist_num_elems"] == 0.0 and metrics["wdist_prop"] == 0.0
+    )
     shifted = generation_metrics(ref, ref, (0.2, 4.0), np.arange(len(ref)), prop + 0.5, prop)
     assert shifted["wdist_prop"] == pytest.approx(0.5)
 

@@ -1,4 +1,5 @@
 """Periodic radius graph against pymatgen's neighbour list; triplets and angles against brute force."""
+
 from __future__ import annotations
 
 import itertools
@@ -11,7 +12,8 @@ import torch
 from pymatgen.core import Structure
 
 from studies.cdvae.graph import PeriodicGraph, radius_graph_pbc, reverse_edges, triplet_angles, triplets
-from tests.studies.cdvae.perov import structures as perov_structures, triclinic
+from tests.studies.cdvae.perov import structures as perov_structures
+from tests.studies.cdvae.perov import triclinic
 
 CUTOFF = 6.0
 
@@ -32,7 +34,9 @@ def _batch(structures: list[Structure]) -> tuple[torch.Tensor, torch.Tensor, tor
     return cart, lattice, torch.tensor([len(s) for s in structures])
 
 
-def _pymatgen_edges(structures: list[Structure], cutoff: float) -> dict[tuple[int, int, tuple[int, ...]], float]:
+def _pymatgen_edges(
+    structures: list[Structure], cutoff: float
+) -> dict[tuple[int, int, tuple[int, ...]], float]:
     """(target, source, offset) -> distance over the batch; pymatgen centre = our target, its neighbour = our source."""
     edges, start = {}, 0
     for s in structures:
@@ -46,7 +50,9 @@ def _pymatgen_edges(structures: list[Structure], cutoff: float) -> dict[tuple[in
 def _our_edges(graph: PeriodicGraph) -> dict[tuple[int, int, tuple[int, ...]], float]:
     return {
         (int(i), int(j), tuple(o)): float(d)
-        for j, i, o, d in zip(*graph.edge_index.tolist(), graph.cell_offsets.tolist(), graph.distances.tolist())
+        for j, i, o, d in zip(
+            *graph.edge_index.tolist(), graph.cell_offsets.tolist(), graph.distances.tolist()
+        )
     }
 
 
@@ -102,7 +108,7 @@ def test_atoms_outside_their_cell_give_the_same_neighbours(crystals: list[Struct
 
 def test_vectors_are_differentiable(crystals: list[Structure]) -> None:
     cart, lattice, num_atoms = _batch(crystals)
-    cart = (cart + 0.05 * torch.randn(cart.shape, generator=torch.Generator().manual_seed(1), dtype=cart.dtype))
+    cart = cart + 0.05 * torch.randn(cart.shape, generator=torch.Generator().manual_seed(1), dtype=cart.dtype)
     cart.requires_grad_()
     lattice.requires_grad_()
     graph = radius_graph_pbc(cart, lattice, num_atoms, CUTOFF, 20)
@@ -143,7 +149,9 @@ def test_triplets_match_brute_force_on_a_periodic_cell(crystals: list[Structure]
 
 
 def test_triplets_of_an_empty_graph() -> None:
-    idx_kj, idx_ji = triplets(torch.empty(2, 0, dtype=torch.long), torch.empty(0, 3, dtype=torch.long), num_nodes=4)
+    idx_kj, idx_ji = triplets(
+        torch.empty(2, 0, dtype=torch.long), torch.empty(0, 3, dtype=torch.long), num_nodes=4
+    )
     assert idx_kj.shape == idx_ji.shape == (0,)
 
 
@@ -154,10 +162,20 @@ def test_molecule_in_a_huge_cell_matches_dimenet_plus_plus() -> None:
     edges j→i for every pair within the cutoff, triplets k→j→i with k != i,
     pos_jk = pos[j] - pos[k], pos_ij = pos[i] - pos[j], angle = atan2(|pos_ij × pos_jk|, pos_ij · pos_jk).
     """
-    pos = torch.tensor(
-        [[0.0, 0.0, 0.0], [1.1, 0.1, -0.2], [-0.4, 1.0, 0.3], [0.2, -0.5, 1.2], [2.3, 0.9, 0.4], [1.5, -1.2, 0.8]],
-        dtype=torch.float64,
-    ) + 50.0
+    pos = (
+        torch.tensor(
+            [
+                [0.0, 0.0, 0.0],
+                [1.1, 0.1, -0.2],
+                [-0.4, 1.0, 0.3],
+                [0.2, -0.5, 1.2],
+                [2.3, 0.9, 0.4],
+                [1.5, -1.2, 0.8],
+            ],
+            dtype=torch.float64,
+        )
+        + 50.0
+    )
     cutoff = 2.0
     huge_cell = 100.0 * torch.eye(3, dtype=torch.float64).unsqueeze(0)
     graph = radius_graph_pbc(pos, huge_cell, torch.tensor([6]), cutoff, max_neighbors=1000)
@@ -165,7 +183,9 @@ def test_molecule_in_a_huge_cell_matches_dimenet_plus_plus() -> None:
     angles = triplet_angles(graph.vectors, idx_kj, idx_ji)
     got = sorted(
         (round(d_ji, 9), round(d_kj, 9), round(a, 9))
-        for d_ji, d_kj, a in zip(graph.distances[idx_ji].tolist(), graph.distances[idx_kj].tolist(), angles.tolist())
+        for d_ji, d_kj, a in zip(
+            graph.distances[idx_ji].tolist(), graph.distances[idx_kj].tolist(), angles.tolist()
+        )
     )
 
     edges = [(j, i) for i in range(6) for j in range(6) if i != j and (pos[i] - pos[j]).norm() <= cutoff]

@@ -1,4 +1,5 @@
 """Cell geometry against pymatgen, on real perov_5 crystals, their Niggli cells and skewed cells."""
+
 from __future__ import annotations
 
 import itertools
@@ -16,7 +17,8 @@ from studies.cdvae.lattice import (
     lattice_params,
     min_image_vectors,
 )
-from tests.studies.cdvae.perov import structures as perov_structures, triclinic
+from tests.studies.cdvae.perov import structures as perov_structures
+from tests.studies.cdvae.perov import triclinic
 
 # Carbon_24's first validation cell (see test_data.py): a real triclinic cell with obtuse angles.
 CARBON_PARAMS = (2.48442, 3.82397, 5.98106, 120.34611, 78.04820, 108.96027)
@@ -43,8 +45,15 @@ def _batch(structures: list[Structure]) -> tuple[torch.Tensor, torch.Tensor, tor
 def test_lattice_matrix_matches_pymatgen_on_random_cells() -> None:
     gen = torch.Generator().manual_seed(0)
     lengths = 2 + 8 * torch.rand(64, 3, generator=gen, dtype=torch.float64)
-    angles = 70 + 40 * torch.rand(64, 3, generator=gen, dtype=torch.float64)  # any triple in [70, 110] forms a cell
-    want = np.stack([Lattice.from_parameters(*l, *a).matrix for l, a in zip(lengths.tolist(), angles.tolist())])
+    angles = 70 + 40 * torch.rand(
+        64, 3, generator=gen, dtype=torch.float64
+    )  # any triple in [70, 110] forms a cell
+    want = np.stack(
+        [
+            Lattice.from_parameters(*lens, *angs).matrix
+            for lens, angs in zip(lengths.tolist(), angles.tolist())
+        ]
+    )
     np.testing.assert_allclose(lattice_matrix(lengths, angles).numpy(), want, atol=1e-5)
     np.testing.assert_allclose(lattice_matrix(lengths.float(), angles.float()).numpy(), want, atol=1e-5)
 
@@ -128,7 +137,9 @@ def test_min_image_is_exact_on_a_skewed_cell() -> None:
     candidates = (end - start).unsqueeze(1) + shifts  # [N,K,3]
     want = candidates.norm(dim=-1).amin(dim=1)
     torch.testing.assert_close(got.norm(dim=-1), want)
-    image = torch.linalg.solve(lattice[0].T, (got - (end - start)).T).T  # the image used is a whole lattice vector away
+    image = torch.linalg.solve(
+        lattice[0].T, (got - (end - start)).T
+    ).T  # the image used is a whole lattice vector away
     torch.testing.assert_close(image, image.round())
 
 
@@ -137,5 +148,7 @@ def test_min_image_is_differentiable(crystals: list[Structure]) -> None:
     noisy = (cart + 0.1).requires_grad_()
     lattice = lattice.clone().requires_grad_()
     min_image_vectors(noisy, cart, lattice, num_atoms).square().sum().backward()
-    torch.testing.assert_close(noisy.grad, -2 * min_image_vectors(noisy.detach(), cart, lattice.detach(), num_atoms))
+    torch.testing.assert_close(
+        noisy.grad, -2 * min_image_vectors(noisy.detach(), cart, lattice.detach(), num_atoms)
+    )
     assert torch.isfinite(lattice.grad).all()

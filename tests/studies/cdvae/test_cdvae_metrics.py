@@ -1,4 +1,5 @@
 """CDVAE's reconstruction metric on real perov_5 test crystals: exact, noisy, wrong and invalid predictions."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -97,7 +98,9 @@ def test_pool_gives_the_same_results_in_order(truths: list[CrystalArrays]) -> No
     preds = [makers[i % len(makers)](c) for i, c in enumerate(truths)]
     calls: list[tuple[int, int]] = []
     serial = reconstruction_metrics(preds, truths, workers=1)
-    pooled = reconstruction_metrics(preds, truths, workers=2, progress=lambda done, total: calls.append((done, total)))
+    pooled = reconstruction_metrics(
+        preds, truths, workers=2, progress=lambda done, total: calls.append((done, total))
+    )
     assert pooled == serial
     assert [r is not None for r in serial.rms] == [i % len(makers) in (0, 1) for i in range(len(truths))]
     assert calls == [(i, len(truths)) for i in range(1, len(truths) + 1)]
@@ -105,7 +108,9 @@ def test_pool_gives_the_same_results_in_order(truths: list[CrystalArrays]) -> No
 
 def test_progress_ends_at_total_in_process(truths: list[CrystalArrays]) -> None:
     calls: list[tuple[int, int]] = []
-    reconstruction_metrics(truths[:3], truths[:3], workers=1, progress=lambda done, total: calls.append((done, total)))
+    reconstruction_metrics(
+        truths[:3], truths[:3], workers=1, progress=lambda done, total: calls.append((done, total))
+    )
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
 

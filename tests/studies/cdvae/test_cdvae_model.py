@@ -1,4 +1,5 @@
 """The CDVAE network on real Perov-5 crystals: losses, gradients, the score-matching target, invariances."""
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,9 @@ def test_forward_backward_on_a_batch_of_real_crystals_reaches_every_parameter() 
     assert all(torch.isfinite(v) and v >= 0 for v in terms.values())
     model.total_loss(terms).backward()
     # The zero-initialised output layers get gradients but start at zero: check the rest moved.
-    without_grad = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    without_grad = [
+        n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()
+    ]
     assert without_grad == []
     assert sum(float(p.grad.abs().sum()) for p in model.decoder.parameters()) > 0
 
@@ -62,7 +65,9 @@ def test_lattice_scaling_round_trips_and_noise_levels_are_geometric() -> None:
     model = tiny_model(crystals)
     scaled = model.scale_lattice(crystals.lengths, crystals.angles, crystals.num_atoms)
     lengths, angles = model.unscale_lattice(scaled, crystals.num_atoms)
-    assert torch.allclose(lengths, crystals.lengths, atol=1e-4) and torch.allclose(angles, crystals.angles, atol=1e-3)
+    assert torch.allclose(lengths, crystals.lengths, atol=1e-4) and torch.allclose(
+        angles, crystals.angles, atol=1e-3
+    )
     sigmas = ModelConfig().sigmas()
     assert len(sigmas) == 50 and math.isclose(sigmas[0], 10) and math.isclose(sigmas[-1], 0.01, rel_tol=1e-5)
     ratios = sigmas[1:] / sigmas[:-1]
@@ -76,4 +81,6 @@ def test_state_dict_carries_the_scalers() -> None:
     fresh = CDVAE(trained.cfg, Scaler([0.0] * 6, [1.0] * 6))
     assert not torch.equal(fresh.lattice_mean, trained.lattice_mean)
     fresh.load_state_dict(trained.state_dict())
-    assert torch.equal(fresh.lattice_mean, trained.lattice_mean) and torch.equal(fresh.lattice_std, trained.lattice_std)
+    assert torch.equal(fresh.lattice_mean, trained.lattice_mean) and torch.equal(
+        fresh.lattice_std, trained.lattice_std
+    )

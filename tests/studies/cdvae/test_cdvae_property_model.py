@@ -1,4 +1,5 @@
 """The property model that scores generated crystals: it learns, and it scores crystals without bonds."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,8 @@ from studies.cdvae.crystal import CrystalArrays
 from studies.cdvae.dataset import Scaler
 from studies.cdvae.property_model import PropertyModel, crystal_set
 from studies.cdvae.train import evaluate_losses, fit
-from tests.studies.cdvae.perov import TINY, crystal_set as perov_set, structures
+from tests.studies.cdvae.perov import TINY, structures
+from tests.studies.cdvae.perov import crystal_set as perov_set
 
 
 def _model(prop: np.ndarray) -> PropertyModel:
@@ -21,8 +23,15 @@ def test_training_lowers_the_property_loss(tmp_path) -> None:
     crystals = perov_set(24)
     model = _model(crystals.prop.double().numpy())
     before = evaluate_losses(model, crystals, 24, seed=0)["property"]
-    fit(model, crystals, crystals, TrainConfig(epochs=30, batch_size=8, lr=3e-3, checkpoint_every=1000, num_threads=2),
-        seed=0, state_dir=tmp_path, fingerprint="test")
+    fit(
+        model,
+        crystals,
+        crystals,
+        TrainConfig(epochs=30, batch_size=8, lr=3e-3, checkpoint_every=1000, num_threads=2),
+        seed=0,
+        state_dir=tmp_path,
+        fingerprint="test",
+    )
     after = evaluate_losses(model, crystals, 24, seed=0)["property"]
     assert after < 0.5 * before, (before, after)
 

@@ -1,4 +1,5 @@
 """Ground-truth / reconstruction figures of real perov_5 test crystals."""
+
 from __future__ import annotations
 
 from pathlib import Path

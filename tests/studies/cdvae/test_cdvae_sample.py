@@ -1,4 +1,5 @@
 """Decoding by annealed Langevin dynamics: integer compositions, shapes, and a decoder that knows the answer."""
+
 from __future__ import annotations
 
 import torch
@@ -21,7 +22,9 @@ def test_langevin_decode_returns_one_crystal_per_latent_with_predicted_counts() 
     crystals = crystal_set(6)
     model = tiny_model(crystals).eval()
     z = torch.randn(3, model.cfg.latent_dim)
-    out = langevin_decode(model, z, LangevinConfig(n_step_each=2, batch_size=3), torch.Generator().manual_seed(0))
+    out = langevin_decode(
+        model, z, LangevinConfig(n_step_each=2, batch_size=3), torch.Generator().manual_seed(0)
+    )
     n = int(out["num_atoms"].sum())
     assert out["frac_coords"].shape == (n, 3) and out["atom_types"].shape == (n,)
     assert ((out["frac_coords"] >= 0) & (out["frac_coords"] < 1)).all()
@@ -53,15 +56,28 @@ def test_langevin_with_the_exact_score_lands_on_the_crystal() -> None:
     model = tiny_model(crystals).eval()
     n_step_each = 3
     sigmas = iter(s for s in model.sigmas for _ in range(n_step_each))  # the σ of each decoder call, in order
-    model.decoder = OracleDecoder(b.frac_coords, b.num_atoms, b.lengths, b.angles, b.atom_types, lambda: next(sigmas))
+    model.decoder = OracleDecoder(
+        b.frac_coords, b.num_atoms, b.lengths, b.angles, b.atom_types, lambda: next(sigmas)
+    )
     truth = model.decode_stats(torch.zeros(1, model.cfg.latent_dim), b.num_atoms, b.lengths, b.angles)
-    model.decode_stats = lambda z, num_atoms=None: truth  # the true lattice: only the coordinates are under test
-    out = langevin_decode(model, torch.zeros(1, model.cfg.latent_dim),
-                          LangevinConfig(n_step_each=n_step_each, step_lr=float(model.sigmas[-1]) ** 2),
-                          torch.Generator().manual_seed(0), num_atoms=b.num_atoms, atom_types=b.atom_types)
+    model.decode_stats = lambda z, num_atoms=None: (
+        truth
+    )  # the true lattice: only the coordinates are under test
+    out = langevin_decode(
+        model,
+        torch.zeros(1, model.cfg.latent_dim),
+        LangevinConfig(n_step_each=n_step_each, step_lr=float(model.sigmas[-1]) ** 2),
+        torch.Generator().manual_seed(0),
+        num_atoms=b.num_atoms,
+        atom_types=b.atom_types,
+    )
     lattice = lattice_matrix(b.lengths, b.angles)
-    error = min_image_vectors(frac_to_cart(out["frac_coords"], lattice, b.num_atoms),
-                              frac_to_cart(b.frac_coords, lattice, b.num_atoms), lattice, b.num_atoms)
+    error = min_image_vectors(
+        frac_to_cart(out["frac_coords"], lattice, b.num_atoms),
+        frac_to_cart(b.frac_coords, lattice, b.num_atoms),
+        lattice,
+        b.num_atoms,
+    )
     assert error.norm(dim=-1).max() < 0.1, error
 
 
@@ -69,7 +85,13 @@ def test_reconstruct_decodes_every_crystal_in_batches() -> None:
     crystals = crystal_set(5)
     model = tiny_model(crystals)
     done = []
-    preds = reconstruct(model, crystals, LangevinConfig(n_step_each=1, batch_size=2), seed=0, on_batch=lambda k, n: done.append((k, n)))
+    preds = reconstruct(
+        model,
+        crystals,
+        LangevinConfig(n_step_each=1, batch_size=2),
+        seed=0,
+        on_batch=lambda k, n: done.append((k, n)),
+    )
     assert len(preds) == 5 and done == [(1, 3), (2, 3), (3, 3)]
     assert all(p.frac_coords.shape == (len(p.atom_types), 3) for p in preds)
 
@@ -87,8 +109,10 @@ def test_generate_is_seeded_batched_and_refuses_nothing_to_do() -> None:
         assert (a.frac_coords == b.frac_coords).all() and (a.atom_types == b.atom_types).all()
         assert a.frac_coords.shape == (len(a.atom_types), 3) and a.lengths.shape == (3,)
     other = generate(model, 5, cfg, seed=2)
-    assert any(not (a.frac_coords.shape == b.frac_coords.shape and (a.frac_coords == b.frac_coords).all())
-               for a, b in zip(first, other))
+    assert any(
+        not (a.frac_coords.shape == b.frac_coords.shape and (a.frac_coords == b.frac_coords).all())
+        for a, b in zip(first, other)
+    )
     batches = []
     generate(model, 5, cfg, seed=1, on_batch=lambda done, total: batches.append((done, total)))
     assert batches == [(1, 2), (2, 2)]

@@ -1,4 +1,5 @@
 """Training is deterministic on CPU and a crashed run resumes exactly where it stopped."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,8 @@ import torch
 
 from studies.cdvae.config import TrainConfig
 from studies.cdvae.dataset import CrystalSet
-from studies.common.seeding import seed_everything
 from studies.cdvae.train import BEST, LAST, TrainState, evaluate_losses, fit
+from studies.common.seeding import seed_everything
 from tests.studies.cdvae.perov import crystal_set, tiny_model
 
 CFG = TrainConfig(epochs=2, batch_size=4, checkpoint_every=1, val_batch_size=8, lr=1e-3)
@@ -34,7 +35,9 @@ class CrashingSet(CrystalSet):
 
 
 def _train(state: Path, train: CrystalSet, val: CrystalSet, fingerprint: str = "f"):
-    seed_everything(0)  # as the stage does: seeds, and deterministic kernels (2-thread scatter sums are not, otherwise)
+    seed_everything(
+        0
+    )  # as the stage does: seeds, and deterministic kernels (2-thread scatter sums are not, otherwise)
     model = tiny_model(train)
     result = fit(model, train, val, CFG, seed=0, state_dir=state, fingerprint=fingerprint)
     return model, result
@@ -53,6 +56,7 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path
     assert [r["epoch"] for r in resumed_fit.state.history] == [0, 1] and resumed_fit.state.global_step == 8
     for (name, a), b in zip(reference.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
+
     def without_time(history):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in history]
 
@@ -60,7 +64,9 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path
     assert (tmp_path / "b" / BEST).exists()
 
 
-def test_a_checkpoint_of_another_configuration_is_not_resumed(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_checkpoint_of_another_configuration_is_not_resumed(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     train = crystal_set(8)
     _train(tmp_path, train, train, fingerprint="one")
     _, other = _train(tmp_path, train, train, fingerprint="two")
@@ -80,7 +86,9 @@ def test_training_reduces_the_losses_of_the_heads_on_z(tmp_path: Path) -> None:
     assert {"train_coord", "val_coord", "train_type", "val_kld", "lr"} <= set(result.state.history[-1])
 
 
-def test_a_checkpoint_holding_pickled_objects_is_not_unpickled(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_checkpoint_holding_pickled_objects_is_not_unpickled(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """Checkpoints load through torch's weights-only loader: one carrying a Python object (an older format, or a
     planted file) is refused, said aloud, and training starts over instead of running its pickle."""
     train = crystal_set(8)

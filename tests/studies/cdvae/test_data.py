@@ -1,4 +1,5 @@
 """CDVAE CSV reading and CIF parsing, on real rows of perov_5 and carbon_24."""
+
 from __future__ import annotations
 
 import csv
@@ -23,76 +24,77 @@ PEROV = MIRROR / "cdvae" / "perov_5"
 PEROV_COLUMNS = ("material_id", "cif", "formula", "heat_all", "heat_ref", "dir_gap", "ind_gap")
 # The first two rows of carbon_24/val.csv at txie-93/cdvae@f857f598d6f6 (8 and 6 atoms, coordinates outside [0, 1)).
 CARBON_CSV = (
-    ',material_id,cif,energy_per_atom\n'
+    ",material_id,cif,energy_per_atom\n"
     '2649,C-148264-7891-51,"# generated using pymatgen\n'
-    'data_C\n'
+    "data_C\n"
     "_symmetry_space_group_name_H-M   'P 1'\n"
-    '_cell_length_a   2.48442000\n'
-    '_cell_length_b   3.82397000\n'
-    '_cell_length_c   5.98106000\n'
-    '_cell_angle_alpha   120.34611000\n'
-    '_cell_angle_beta   78.04820000\n'
-    '_cell_angle_gamma   108.96027000\n'
-    '_symmetry_Int_Tables_number   1\n'
-    '_chemical_formula_structural   C\n'
-    '_chemical_formula_sum   C8\n'
-    '_cell_volume   46.31214527\n'
-    '_cell_formula_units_Z   8\n'
-    'loop_\n'
-    ' _symmetry_equiv_pos_site_id\n'
-    ' _symmetry_equiv_pos_as_xyz\n'
+    "_cell_length_a   2.48442000\n"
+    "_cell_length_b   3.82397000\n"
+    "_cell_length_c   5.98106000\n"
+    "_cell_angle_alpha   120.34611000\n"
+    "_cell_angle_beta   78.04820000\n"
+    "_cell_angle_gamma   108.96027000\n"
+    "_symmetry_Int_Tables_number   1\n"
+    "_chemical_formula_structural   C\n"
+    "_chemical_formula_sum   C8\n"
+    "_cell_volume   46.31214527\n"
+    "_cell_formula_units_Z   8\n"
+    "loop_\n"
+    " _symmetry_equiv_pos_site_id\n"
+    " _symmetry_equiv_pos_as_xyz\n"
     "  1  'x, y, z'\n"
-    'loop_\n'
-    ' _atom_site_type_symbol\n'
-    ' _atom_site_label\n'
-    ' _atom_site_symmetry_multiplicity\n'
-    ' _atom_site_fract_x\n'
-    ' _atom_site_fract_y\n'
-    ' _atom_site_fract_z\n'
-    ' _atom_site_occupancy\n'
-    '  C  C0  1  0.55960569  0.91296846  0.96734457  1\n'
-    '  C  C1  1  -0.05100441  -0.20340566  0.07354088  1\n'
-    '  C  C2  1  0.32074671  0.21342041  0.74557987  1\n'
-    '  C  C3  1  0.28329421  -0.14011865  0.46598596  1\n'
-    '  C  C4  1  0.52287208  0.55943895  0.68772460  1\n'
-    '  C  C5  1  0.77493588  0.28459484  0.91073721  1\n'
-    '  C  C6  1  0.89352450  -0.02434117  0.35977126  1\n'
-    '  C  C7  1  1.06854384  0.48804132  0.52246945  1\n'
+    "loop_\n"
+    " _atom_site_type_symbol\n"
+    " _atom_site_label\n"
+    " _atom_site_symmetry_multiplicity\n"
+    " _atom_site_fract_x\n"
+    " _atom_site_fract_y\n"
+    " _atom_site_fract_z\n"
+    " _atom_site_occupancy\n"
+    "  C  C0  1  0.55960569  0.91296846  0.96734457  1\n"
+    "  C  C1  1  -0.05100441  -0.20340566  0.07354088  1\n"
+    "  C  C2  1  0.32074671  0.21342041  0.74557987  1\n"
+    "  C  C3  1  0.28329421  -0.14011865  0.46598596  1\n"
+    "  C  C4  1  0.52287208  0.55943895  0.68772460  1\n"
+    "  C  C5  1  0.77493588  0.28459484  0.91073721  1\n"
+    "  C  C6  1  0.89352450  -0.02434117  0.35977126  1\n"
+    "  C  C7  1  1.06854384  0.48804132  0.52246945  1\n"
     '",-154.223695\n'
     '3587,C-130499-1826-45,"# generated using pymatgen\n'
-    'data_C\n'
+    "data_C\n"
     "_symmetry_space_group_name_H-M   'P 1'\n"
-    '_cell_length_a   2.89060000\n'
-    '_cell_length_b   3.63590000\n'
-    '_cell_length_c   4.81917000\n'
-    '_cell_angle_alpha   112.10185000\n'
-    '_cell_angle_beta   93.24400000\n'
-    '_cell_angle_gamma   107.33042000\n'
-    '_symmetry_Int_Tables_number   1\n'
-    '_chemical_formula_structural   C\n'
-    '_chemical_formula_sum   C6\n'
-    '_cell_volume   43.97479101\n'
-    '_cell_formula_units_Z   6\n'
-    'loop_\n'
-    ' _symmetry_equiv_pos_site_id\n'
-    ' _symmetry_equiv_pos_as_xyz\n'
+    "_cell_length_a   2.89060000\n"
+    "_cell_length_b   3.63590000\n"
+    "_cell_length_c   4.81917000\n"
+    "_cell_angle_alpha   112.10185000\n"
+    "_cell_angle_beta   93.24400000\n"
+    "_cell_angle_gamma   107.33042000\n"
+    "_symmetry_Int_Tables_number   1\n"
+    "_chemical_formula_structural   C\n"
+    "_chemical_formula_sum   C6\n"
+    "_cell_volume   43.97479101\n"
+    "_cell_formula_units_Z   6\n"
+    "loop_\n"
+    " _symmetry_equiv_pos_site_id\n"
+    " _symmetry_equiv_pos_as_xyz\n"
     "  1  'x, y, z'\n"
-    'loop_\n'
-    ' _atom_site_type_symbol\n'
-    ' _atom_site_label\n'
-    ' _atom_site_symmetry_multiplicity\n'
-    ' _atom_site_fract_x\n'
-    ' _atom_site_fract_y\n'
-    ' _atom_site_fract_z\n'
-    ' _atom_site_occupancy\n'
-    '  C  C0  1  0.45394228  0.24907323  0.60843244  1\n'
-    '  C  C1  1  0.45264853  0.62906740  0.60777971  1\n'
-    '  C  C2  1  0.44727613  0.59311715  0.30004157  1\n'
-    '  C  C3  1  0.44908388  0.18712333  0.10821224  1\n'
-    '  C  C4  1  0.45089841  0.03507314  0.79946885  1\n'
-    '  C  C5  1  0.44652468  -0.02682335  0.29920659  1\n'
+    "loop_\n"
+    " _atom_site_type_symbol\n"
+    " _atom_site_label\n"
+    " _atom_site_symmetry_multiplicity\n"
+    " _atom_site_fract_x\n"
+    " _atom_site_fract_y\n"
+    " _atom_site_fract_z\n"
+    " _atom_site_occupancy\n"
+    "  C  C0  1  0.45394228  0.24907323  0.60843244  1\n"
+    "  C  C1  1  0.45264853  0.62906740  0.60777971  1\n"
+    "  C  C2  1  0.44727613  0.59311715  0.30004157  1\n"
+    "  C  C3  1  0.44908388  0.18712333  0.10821224  1\n"
+    "  C  C4  1  0.45089841  0.03507314  0.79946885  1\n"
+    "  C  C5  1  0.44652468  -0.02682335  0.29920659  1\n"
     '",-154.13165216666667\n'
 )
+
 
 def _head(src: Path, dst: Path, n: int) -> Path:
     """The header and first n data rows of a CDVAE CSV (CIFs span lines, so go through the csv module)."""

@@ -1,12 +1,12 @@
 """Fuzzed inputs (hypothesis): a CDVAE-format CSV or a folder of CIFs either loads, or is refused with the
 package's own error naming the row or file; no other exception escapes, so a bad file never crashes a stage."""
+
 from __future__ import annotations
 
 import re
 import tempfile
-from pathlib import Path
-
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -31,18 +31,29 @@ TRIED: Counter[str] = Counter()  # outcome of every fuzzed input, for reports/re
 @pytest.fixture(scope="module", autouse=True)
 def _record_inputs_tried():
     yield
-    record("input", "fuzzed CDVAE-format CSVs and CIF folders (hypothesis)", inputs=sum(TRIED.values()),
-           loaded=TRIED["loaded"], refused=TRIED["refused"], crashed=0)
+    record(
+        "input",
+        "fuzzed CDVAE-format CSVs and CIF folders (hypothesis)",
+        inputs=sum(TRIED.values()),
+        loaded=TRIED["loaded"],
+        refused=TRIED["refused"],
+        crashed=0,
+    )
 
 
 def _mutated_cif() -> st.SearchStrategy[str]:
     """A real Perov-5 CIF with one edit: a slice cut out, text spliced in, or a number replaced."""
-    cut = st.tuples(st.integers(0, len(CIF)), st.integers(0, len(CIF))).map(lambda ij: CIF[:min(ij)] + CIF[max(ij):])
-    spliced = st.tuples(st.integers(0, len(CIF)), st.text(max_size=40)).map(lambda it: CIF[:it[0]] + it[1] + CIF[it[0]:])
+    cut = st.tuples(st.integers(0, len(CIF)), st.integers(0, len(CIF))).map(
+        lambda ij: CIF[: min(ij)] + CIF[max(ij) :]
+    )
+    spliced = st.tuples(st.integers(0, len(CIF)), st.text(max_size=40)).map(
+        lambda it: CIF[: it[0]] + it[1] + CIF[it[0] :]
+    )
     numbers = list(re.finditer(r"-?\d+\.\d+", CIF))
-    renumbered = st.tuples(st.integers(0, len(numbers) - 1),
-                           st.sampled_from(["0", "-1", "1e308", "nan", "inf", "-0.0", "", "x", "99999999"])).map(
-        lambda kv: CIF[:numbers[kv[0]].start()] + kv[1] + CIF[numbers[kv[0]].end():])
+    renumbered = st.tuples(
+        st.integers(0, len(numbers) - 1),
+        st.sampled_from(["0", "-1", "1e308", "nan", "inf", "-0.0", "", "x", "99999999"]),
+    ).map(lambda kv: CIF[: numbers[kv[0]].start()] + kv[1] + CIF[numbers[kv[0]].end() :])
     return st.one_of(cut, spliced, renumbered, st.text(max_size=200))
 
 
@@ -51,10 +62,19 @@ def _load(path: Path) -> None:
 
 
 @FUZZ
-@given(cifs=st.lists(_mutated_cif(), min_size=1, max_size=3), heats=st.lists(st.floats(allow_nan=True), min_size=3, max_size=3))
+@given(
+    cifs=st.lists(_mutated_cif(), min_size=1, max_size=3),
+    heats=st.lists(st.floats(allow_nan=True), min_size=3, max_size=3),
+)
 def test_a_csv_with_fuzzed_cifs_loads_or_names_the_row(cifs: list[str], heats: list[float]) -> None:
-    df = pl.DataFrame({"": list(range(len(cifs))), "material_id": [f"m{i}" for i in range(len(cifs))], "cif": cifs,
-                       "heat_ref": heats[:len(cifs)]})
+    df = pl.DataFrame(
+        {
+            "": list(range(len(cifs))),
+            "material_id": [f"m{i}" for i in range(len(cifs))],
+            "cif": cifs,
+            "heat_ref": heats[: len(cifs)],
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fuzzed.csv"
         df.write_csv(path)
@@ -69,12 +89,18 @@ def test_a_csv_with_fuzzed_cifs_loads_or_names_the_row(cifs: list[str], heats: l
             TRIED["loaded"] += 1  # what loads is a crystal: atoms, finite numbers, a real volume
             for structure in structures_from_table(table):
                 assert len(structure) > 0 and 1e-3 < structure.volume < 1e9
-                assert np.isfinite(structure.lattice.matrix).all() and np.isfinite(structure.frac_coords).all()
+                assert (
+                    np.isfinite(structure.lattice.matrix).all() and np.isfinite(structure.frac_coords).all()
+                )
 
 
 @FUZZ
-@given(text=st.one_of(st.binary(max_size=400).map(lambda b: b.decode("latin-1")),
-                      st.integers(1, len(ROWS.write_csv())).map(lambda n: ROWS.write_csv()[:n])))
+@given(
+    text=st.one_of(
+        st.binary(max_size=400).map(lambda b: b.decode("latin-1")),
+        st.integers(1, len(ROWS.write_csv())).map(lambda n: ROWS.write_csv()[:n]),
+    )
+)
 def test_arbitrary_or_truncated_csv_text_loads_or_is_a_format_error(text: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fuzzed.csv"

@@ -1,4 +1,5 @@
 """ordered_map: results in item order, in or out of process, and each handed to `on_result` as it arrives."""
+
 from __future__ import annotations
 
 import time
@@ -17,8 +18,14 @@ def slow_square(x: int) -> int:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_results_keep_item_order_and_each_arrives_once(workers: int) -> None:
     seen, progress = [], []
-    out = ordered_map(slow_square, list(range(6)), workers, progress=lambda d, t: progress.append((d, t)),
-                      on_result=seen.append, chunk=1)
+    out = ordered_map(
+        slow_square,
+        list(range(6)),
+        workers,
+        progress=lambda d, t: progress.append((d, t)),
+        on_result=seen.append,
+        chunk=1,
+    )
     assert out == [x * x for x in range(6)]
     assert sorted(seen) == out and progress == [(d, 6) for d in range(1, 7)]
     if workers == 2:  # completion order: the slow first item does not hold back the others
@@ -45,7 +52,9 @@ def test_a_backend_gets_multi_worker_maps_and_results_still_come_back_in_item_or
     backend, seen, progress = Reversed(), [], []
     previous = set_backend(backend)
     try:
-        out = ordered_map(abs, [-3, 1, -2], 2, progress=lambda d, t: progress.append((d, t)), on_result=seen.append, chunk=2)
+        out = ordered_map(
+            abs, [-3, 1, -2], 2, progress=lambda d, t: progress.append((d, t)), on_result=seen.append, chunk=2
+        )
         assert ordered_map(abs, [-5, 6], 1) == [5, 6]  # workers=1 stays in this process
     finally:
         assert set_backend(previous) is backend

@@ -33,7 +33,9 @@ def test_fit_returns_features_membership_and_history(fit, problem):
     np.testing.assert_allclose(fit.gamma.sum(0), 1.0, atol=1e-4)
     assert not fit.model.training
     assert [r["step"] for r in fit.history] == [0, 10, 20, 30, 40, 49, 50, 60, 70, 80, 90, 99]
-    assert {r["phase"] for r in fit.history[:6]} == {"tcr"} and {r["phase"] for r in fit.history[6:]} == {"mlc"}
+    assert {r["phase"] for r in fit.history[:6]} == {"tcr"} and {r["phase"] for r in fit.history[6:]} == {
+        "mlc"
+    }
     assert fit.records == fit.history
     assert fit.history[-1]["rate_reduction"] > 0
 

@@ -40,6 +40,7 @@ def test_missing_cifar_says_where_to_put_it(tmp_path: Path) -> None:
 
 def test_cifar_files_load_as_nchw(tmp_path: Path) -> None:
     import pickle
+
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
@@ -61,8 +62,15 @@ def _cifar10(root: Path, batch: object) -> None:
 
 def test_cifar_batches_load_through_the_arrays_only_unpickler(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    _cifar10(tmp_path, {b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 3],
-                        b"batch_label": b"x", b"filenames": [b"a.png"] * 4})
+    _cifar10(
+        tmp_path,
+        {
+            b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8),
+            b"labels": [0, 1, 2, 3],
+            b"batch_label": b"x",
+            b"filenames": [b"a.png"] * 4,
+        },
+    )
     sets = load_cifar(tmp_path, "cifar10")
     assert sets["X_train"].shape == (20, 3, 32, 32) and sets["y_test"].tolist() == [0, 1, 2, 3]
 
@@ -70,16 +78,21 @@ def test_cifar_batches_load_through_the_arrays_only_unpickler(tmp_path: Path) ->
 class _Planted:
     def __reduce__(self):
         import os
+
         return (os.system, ("touch planted",))
 
 
 @pytest.mark.reliability
-def test_a_planted_cifar_pickle_is_refused_without_running_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_planted_cifar_pickle_is_refused_without_running_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.reliability import record
 
     monkeypatch.chdir(tmp_path)
     _cifar10(tmp_path, {b"data": _Planted(), b"labels": []})
-    with pytest.raises(ValueError, match=r"data_batch_1 is not a CIFAR python batch.*refusing to unpickle (posix|os).system"):
+    with pytest.raises(
+        ValueError, match=r"data_batch_1 is not a CIFAR python batch.*refusing to unpickle (posix|os).system"
+    ):
         load_cifar(tmp_path, "cifar10")
     assert not (tmp_path / "planted").exists()
     record("security", "planted pickle in a CIFAR batch refused, not run", inputs=1)

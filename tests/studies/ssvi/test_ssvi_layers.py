@@ -8,7 +8,9 @@ from studies.ssvi.layers import BayesianConv2d, BayesianLinear, mean_weights, ra
 
 
 def _layer(density: float = 1.0, sigma: float = 0.3) -> BayesianLinear:
-    layer = BayesianLinear(6, 4, density=density, prior_std=0.7, init_sigma=sigma, generator=torch.Generator().manual_seed(0))
+    layer = BayesianLinear(
+        6, 4, density=density, prior_std=0.7, init_sigma=sigma, generator=torch.Generator().manual_seed(0)
+    )
     with torch.no_grad():
         layer.weight_mu.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
         layer.weight_rho.uniform_(-2, 0, generator=torch.Generator().manual_seed(2))
@@ -31,7 +33,9 @@ def test_kl_counts_only_the_support() -> None:
     dense, sparse = _layer(1.0), _layer(0.25)
     assert sparse.support_size == 6 and dense.support_size == 24
     assert float(sparse.kl().detach()) < float(dense.kl().detach())
-    assert torch.isclose(total_kl(torch.nn.Sequential(dense, torch.nn.ReLU(), sparse)), dense.kl() + sparse.kl())
+    assert torch.isclose(
+        total_kl(torch.nn.Sequential(dense, torch.nn.ReLU(), sparse)), dense.kl() + sparse.kl()
+    )
 
 
 def test_local_reparameterisation_matches_the_moments_of_sampled_weights() -> None:
@@ -69,4 +73,6 @@ def test_random_mask_has_exactly_the_requested_size() -> None:
 def test_bad_density_is_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="density=0"):
         BayesianLinear(3, 2, density=0.0)
-    assert math.isclose(float(BayesianLinear(3, 2, init_sigma=0.05).sigma.mean().detach()), 0.05, rel_tol=1e-5)
+    assert math.isclose(
+        float(BayesianLinear(3, 2, init_sigma=0.05).sigma.mean().detach()), 0.05, rel_tol=1e-5
+    )

@@ -9,7 +9,9 @@ from studies.ssvi.models import INPUT_SHAPES, LayerFactory, build
 @pytest.mark.parametrize("arch", ["mlp", "cnn", "resnet18"])
 @pytest.mark.parametrize("kind", ["deterministic", "dropout", "bayesian"])
 def test_every_architecture_runs_as_every_kind_on_a_tiny_batch(arch: str, kind: str) -> None:
-    model = build(arch, LayerFactory(kind, density=0.1, generator=torch.Generator().manual_seed(0)), n_classes=7)
+    model = build(
+        arch, LayerFactory(kind, density=0.1, generator=torch.Generator().manual_seed(0)), n_classes=7
+    )
     x = torch.rand(2, *INPUT_SHAPES[arch])
     out = model(x)
     assert out.shape == (2, 7) and torch.isfinite(out).all()

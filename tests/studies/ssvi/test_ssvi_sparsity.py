@@ -6,7 +6,7 @@ import torch
 from scipy.stats import foldnorm, kendalltau
 
 from studies.ssvi.layers import BayesianLinear, inverse_softplus
-from studies.ssvi.sparsity import (folded_normal_moments, removal_scores, update_fraction, update_support)
+from studies.ssvi.sparsity import folded_normal_moments, removal_scores, update_fraction, update_support
 
 
 def _hand_made_layer() -> BayesianLinear:
@@ -48,7 +48,9 @@ def test_snr_of_abs_theta_is_a_monotone_function_of_abs_mu_over_sigma() -> None:
         assert torch.allclose(snr, removal_scores(r, torch.ones_like(r), "snr_abs_theta"), rtol=1e-9)
     rng = np.random.default_rng(0)
     mu, sigma = torch.tensor(rng.normal(0, 0.2, 5000)), torch.tensor(rng.uniform(0.01, 0.5, 5000))
-    tau = kendalltau(removal_scores(mu, sigma, "snr_mu"), removal_scores(mu, sigma, "snr_abs_theta")).statistic
+    tau = kendalltau(
+        removal_scores(mu, sigma, "snr_mu"), removal_scores(mu, sigma, "snr_abs_theta")
+    ).statistic
     assert tau == pytest.approx(1.0)
 
 
@@ -61,7 +63,9 @@ def test_folded_normal_moments_match_scipy_and_survive_large_snr() -> None:
     # The case where the two SNRs part ways in practice: evaluated in float32, μ² + σ² − (E|θ|)² cancels to 0 at
     # |μ|/σ ≈ 1e4 (every such weight gets SNR = ∞ and they tie, while |μ|/σ still orders them); hence float64.
     m32, s32 = torch.tensor([10000.3, 20000.3]), torch.tensor([1.0, 1.0])
-    e32 = s32 * math.sqrt(2 / math.pi) * torch.exp(-0.5 * (m32 / s32) ** 2) + m32 * torch.erf(m32 / s32 / math.sqrt(2))
+    e32 = s32 * math.sqrt(2 / math.pi) * torch.exp(-0.5 * (m32 / s32) ** 2) + m32 * torch.erf(
+        m32 / s32 / math.sqrt(2)
+    )
     assert torch.all(m32**2 + s32**2 - e32**2 <= 0)
     assert torch.allclose(folded_normal_moments(m32, s32)[1], torch.ones(2, dtype=torch.float64), rtol=1e-6)
     snr = removal_scores(m32, s32, "snr_abs_theta")
@@ -96,9 +100,13 @@ def test_support_size_stays_exactly_s_and_swapped_weights_restart() -> None:
         added = (layer.mask == 1) & (before == 0)
         removed = (layer.mask == 0) & (before == 1)
         assert torch.all(layer.weight_mu[added] == 0)
-        assert torch.allclose(layer.weight_rho[added], layer.weight_rho[added][0].expand_as(layer.weight_rho[added]))
+        assert torch.allclose(
+            layer.weight_rho[added], layer.weight_rho[added][0].expand_as(layer.weight_rho[added])
+        )
         state = optimizer.state[layer.weight_mu]
-        assert torch.all(state["exp_avg"][added | removed] == 0) and torch.all(state["exp_avg_sq"][added | removed] == 0)
+        assert torch.all(state["exp_avg"][added | removed] == 0) and torch.all(
+            state["exp_avg_sq"][added | removed] == 0
+        )
         if k:  # the added weights are the inactive ones with the largest dense gradient
             candidates = grad.abs()[before == 0]
             assert grad.abs()[added].min() >= torch.topk(candidates, k).values.min()

@@ -16,10 +16,21 @@ def _blobs(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(centres[y] + rng.normal(0, 0.05, (n, 64)), 0, 1).astype(np.float32), y
 
 
-FAST = dict(epochs=15, batch_size=32, kl_warmup_epochs=2, lr=1e-2, lr_rho=0.1, kl_scale=0.01, update_every=5, n_samples=4)
+FAST = dict(
+    epochs=15,
+    batch_size=32,
+    kl_warmup_epochs=2,
+    lr=1e-2,
+    lr_rho=0.1,
+    kl_scale=0.01,
+    update_every=5,
+    n_samples=4,
+)
 
 
-@pytest.mark.parametrize("method,density", [("deterministic", 1.0), ("dropout", 1.0), ("vi", 1.0), ("vi", 0.3), ("ssvi", 0.3)])
+@pytest.mark.parametrize(
+    "method,density", [("deterministic", 1.0), ("dropout", 1.0), ("vi", 1.0), ("vi", 0.3), ("ssvi", 0.3)]
+)
 def test_every_method_learns_separable_blobs(method: str, density: float) -> None:
     X, y = _blobs()
     cfg = SSVIConfig(method=method, density=density, **FAST)
@@ -35,9 +46,13 @@ def test_ssvi_swaps_weights_until_t_end_and_keeps_the_support_size() -> None:
     model = fit(cfg, X, y, seed=0).models[0]
     trained = fit(cfg, X, y, seed=0)
     swapped = [r["swapped"] for r in trained.history]
-    assert sum(swapped[:5]) > 0 and swapped[-1] == 0  # T_end = 0.75 of training: the last epochs keep their support
+    assert (
+        sum(swapped[:5]) > 0 and swapped[-1] == 0
+    )  # T_end = 0.75 of training: the last epochs keep their support
     for a, b in zip(bayesian_layers(model), bayesian_layers(trained.models[0])):
-        assert a.support_size == round(0.2 * a.mask.numel()) and torch.equal(a.mask, b.mask)  # seeded: same support
+        assert a.support_size == round(0.2 * a.mask.numel()) and torch.equal(
+            a.mask, b.mask
+        )  # seeded: same support
     static = fit(SSVIConfig(method="vi", density=0.2, **FAST), X, y, seed=0)
     assert all(r["swapped"] == 0 for r in static.history)
 

@@ -1,0 +1,1 @@
+"""Data entry: the dataset declarations and the ingest that turns them into data/ and data.dvc."""

@@ -1,0 +1,60 @@
+"""Markdown reports: a tiny document builder shared by every study's report step."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tasks.platform.project import Project
+
+
+def pm(mean: float, std: float) -> str:
+    return f"{mean:.3f} ± {std:.3f}"
+
+
+def provenance(project: Project, profile: str) -> str:
+    from tasks.platform.tracking import git_commit
+    from tasks.platform.versioning import data_hash
+
+    commit, dirty = git_commit(project.root)
+    return f"Profile `{profile}`, data `{data_hash(project.root)}` (data.dvc), code `{commit[:10]}{' + uncommitted changes' if dirty else ''}`."
+
+
+def copy_figures(dst: Path, *sources: Path) -> list[Path]:
+    """Replace the report's figure folder with the stages' figures (stale ones must not linger)."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    return [Path(shutil.copy2(f, dst / f.name)) for src in sources for f in sorted(src.glob("*.png"))]
+
+
+class Document:
+    def __init__(self, title: str) -> None:
+        self.lines = [f"# {title}", ""]
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.lines += [f"{'#' * level} {text}", ""]
+
+    def para(self, text: str) -> None:
+        self.lines += [text, ""]
+
+    def table(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        cols = list(rows[0])
+        self.lines.append("| " + " | ".join(cols) + " |")
+        self.lines.append("|" + "---|" * len(cols))
+        self.lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+        self.lines.append("")
+
+    def figures(self, paths: Sequence[Path], relative_to: Path) -> None:
+        for path in paths:
+            self.lines.append(f"![{path.stem}]({os.path.relpath(path, relative_to)})")
+        self.lines.append("")
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(self.lines).rstrip() + "\n")

@@ -1,0 +1,265 @@
+"""Ingest: checksums, validation, atomic swap with rollback, DVC versioning, determinism.
+
+Error cases run on a small mirror (the first 20 rows of the real perov_5 CSVs) with
+pins computed for those files; one test ingests the full mirror and must reproduce
+the project's committed data.dvc byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.datasets import load_digits
+
+from tasks.data import sources
+from tasks.data.ingest import IngestError, ingest
+from tasks.platform.versioning import DvcError, data_hash, dvc_status_clean
+from tests.conftest import MIRROR
+
+PEROV = MIRROR / "cdvae" / "perov_5"  # the offline mirror is part of the test environment (README)
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with path.open(newline="") as f:
+        return list(csv.reader(f))
+
+
+def _write_rows(path: Path, rows: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+def _small_mirror(dst: Path, splits: tuple[str, ...] = ("val", "test"), n: int = 20) -> Path:
+    """The header and first n rows of each real perov_5 split, as a mirror folder."""
+    for split in splits:
+        _write_rows(dst / "cdvae" / "perov_5" / f"{split}.csv", _rows(PEROV / f"{split}.csv")[: n + 1])
+    return dst
+
+
+def _pins(mirror: Path) -> dict[tuple[str, str], str]:
+    return {
+        (p.parent.name, p.stem): "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in (mirror / "cdvae").glob("*/*.csv")
+    }
+
+
+def _edit(path: Path, edit) -> None:
+    rows = _rows(path)
+    edit(rows)
+    _write_rows(path, rows)
+
+
+def _state(root: Path) -> dict[str, bytes]:
+    """Every byte ingest may change: data/ and data.dvc."""
+    files = {str(p.relative_to(root)): p.read_bytes() for p in (root / "data").rglob("*") if p.is_file()}
+    if (root / "data.dvc").exists():
+        files["data.dvc"] = (root / "data.dvc").read_bytes()
+    return files
+
+
+def _leftovers(root: Path) -> list[Path]:
+    return sorted(root.glob(".data-*"))
+
+
+def test_small_ingest_writes_data_versions_and_pushes(project: Path, tmp_path: Path) -> None:
+    mirror = _small_mirror(tmp_path / "mirror")
+    messages: list[str] = []
+    summary = ingest(project, mirror=mirror, pins=_pins(mirror), progress=messages.append)
+
+    data = project / "data"
+    assert set(summary["files"]) == {
+        "cdvae/perov_5/val.csv",
+        "cdvae/perov_5/val.parquet",
+        "cdvae/perov_5/test.csv",
+        "cdvae/perov_5/test.parquet",
+        "digits/digits.parquet",
+    }
+    assert sorted(p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file()) == sorted(
+        [*summary["files"], "SOURCES.json"]
+    )
+    assert set(summary["absent"]) == {"cdvae/perov_5/train.csv"}
+    assert (data / "cdvae/perov_5/val.csv").read_bytes() == (mirror / "cdvae/perov_5/val.csv").read_bytes()
+    table = pl.read_parquet(data / "cdvae/perov_5/val.parquet")
+    assert table.height == summary["files"]["cdvae/perov_5/val.parquet"]["rows"] == 20
+    assert {"material_id", "lattice", "frac_coords", "heat_ref"} <= set(table.columns)
+
+    digits = pl.read_parquet(data / "digits/digits.parquet")
+    assert digits.columns == [f"p{i:02d}" for i in range(64)] + ["target"]
+    assert set(digits.dtypes) == {pl.Int64}
+    reference = load_digits()
+    np.testing.assert_array_equal(digits.drop("target").to_numpy(), reference.data)
+    np.testing.assert_array_equal(digits["target"].to_numpy(), reference.target)
+
+    text = (data / "SOURCES.json").read_text()
+    manifest = json.loads(text)
+    assert text == json.dumps(manifest, sort_keys=True, indent=2) + "\n"
+    assert str(tmp_path) not in text
+    val = manifest["files"]["cdvae/perov_5/val.csv"]
+    assert val["source"] == "mirror" and val["pinned"] and val["rows"] == 20
+    assert val["url"] == sources.url("perov_5", "val")
+    assert manifest["files"] == summary["files"]
+
+    assert summary["data_hash"] == data_hash(project)
+    assert dvc_status_clean(project, ["data.dvc"])
+    assert any((project / ".dvc-remote").rglob("*.dir")), "dvc push left the remote empty"
+    assert "dvc add data" in messages
+    assert not _leftovers(project)
+
+
+def test_checksum_mismatch_is_refused_with_both_digests(project: Path, tmp_path: Path) -> None:
+    mirror = _small_mirror(tmp_path / "mirror")  # registry pins are for the full files
+    before = _state(project)
+    with pytest.raises(IngestError) as err:
+        ingest(project, mirror=mirror)
+    message = str(err.value)
+    assert str(mirror / "cdvae/perov_5/val.csv") in message
+    assert sources.PINS[("perov_5", "val")].split(":")[1] in message
+    assert hashlib.sha256((mirror / "cdvae/perov_5/val.csv").read_bytes()).hexdigest() in message
+    assert "Fix:" in message
+    assert _state(project) == before and not (project / "data").exists()
+    assert not _leftovers(project)
+
+
+def test_unpinned_files_need_allow_unpinned(project: Path, tmp_path: Path) -> None:
+    mirror = _small_mirror(tmp_path / "mirror")
+    with pytest.raises(IngestError, match="allow_unpinned"):
+        ingest(project, mirror=mirror, pins={})
+    summary = ingest(project, mirror=mirror, pins={}, allow_unpinned=True, push=False)
+    entry = summary["files"]["cdvae/perov_5/test.csv"]
+    assert entry["pinned"] is False and entry["pin"] is None
+    assert entry["sha256"] == hashlib.sha256((mirror / "cdvae/perov_5/test.csv").read_bytes()).hexdigest()
+
+
+def test_missing_splits_are_recorded_missing_datasets_refused(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = _small_mirror(tmp_path / "mirror", splits=("val",))
+    summary = ingest(project, mirror=mirror, pins=_pins(mirror), push=False)
+    assert set(summary["absent"]) == {"cdvae/perov_5/train.csv", "cdvae/perov_5/test.csv"}
+
+    with pytest.raises(IngestError) as err:
+        ingest(project, mirror=mirror, datasets=("perov_5", "carbon_24"), pins=_pins(mirror), push=False)
+    assert str(mirror / "cdvae" / "carbon_24") in str(err.value) and "Fix:" in str(err.value)
+    with pytest.raises(IngestError, match="Unknown dataset 'qm9'"):
+        ingest(project, mirror=mirror, datasets=("qm9",))
+    with pytest.raises(IngestError, match="not a folder"):
+        ingest(project, mirror=tmp_path / "nowhere")
+    monkeypatch.delenv("STUDIES_DATA_MIRROR", raising=False)
+    with pytest.raises(IngestError, match="STUDIES_DATA_MIRROR"):
+        ingest(project)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda rows: rows[7].__setitem__(2, rows[7][2].replace("_cell_length_a", "_cell_length_q")),
+            "row 7 (material_id {id7}): CIF does not parse",
+        ),
+        (lambda rows: [r.pop(5) for r in rows], "missing column(s) heat_ref"),
+        (lambda rows: rows[3].__setitem__(5, "n/a"), "property column heat_ref must be numeric"),
+    ],
+    ids=["bad-cif", "missing-column", "non-numeric-property"],
+)
+def test_malformed_csv_is_refused_naming_the_problem(
+    project: Path, tmp_path: Path, edit, expected: str
+) -> None:
+    mirror = _small_mirror(tmp_path / "mirror")
+    val = mirror / "cdvae/perov_5/val.csv"
+    id7 = _rows(val)[7][1]
+    _edit(val, edit)
+    before = _state(project)
+    with pytest.raises(IngestError) as err:
+        ingest(project, mirror=mirror, pins=_pins(mirror))
+    assert str(val) in str(err.value)
+    assert expected.format(id7=id7) in str(err.value)
+    assert "Fix:" in str(err.value)
+    assert _state(project) == before and not _leftovers(project)
+
+
+def test_online_downloads_missing_splits(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = _small_mirror(tmp_path / "mirror", splits=("val",))
+    upstream = _small_mirror(tmp_path / "upstream", splits=("test",))
+    val_rows = _rows(PEROV / "val.csv")
+    _write_rows(
+        upstream / "cdvae/perov_5/train.csv", val_rows[:1] + val_rows[21:31]
+    )  # train is not in the mirror
+    monkeypatch.setattr(sources, "BASE_URL", (upstream / "cdvae").as_uri())
+    summary = ingest(project, mirror=mirror, online=True, pins=_pins(mirror) | _pins(upstream), push=False)
+    assert not summary["absent"]
+    assert summary["files"]["cdvae/perov_5/val.csv"]["source"] == "mirror"
+    train = summary["files"]["cdvae/perov_5/train.csv"]
+    assert train["source"] == "download" and train["url"] == sources.url("perov_5", "train")
+    assert (project / "data/cdvae/perov_5/train.csv").read_bytes() == (
+        upstream / "cdvae/perov_5/train.csv"
+    ).read_bytes()
+
+    (upstream / "cdvae/perov_5/train.csv").unlink()
+    with pytest.raises(IngestError, match="Cannot download"):
+        ingest(project, mirror=mirror, online=True, pins=_pins(mirror) | _pins(upstream), push=False)
+
+
+def test_failed_ingest_after_a_good_one_restores_data_and_data_dvc(project: Path, tmp_path: Path) -> None:
+    good = _small_mirror(tmp_path / "good")
+    ingest(project, mirror=good, pins=_pins(good))
+    before = _state(project)
+    ingest(project, mirror=good, pins=_pins(good))  # same sources, same bytes
+    assert _state(project) == before
+
+    # Fails before the swap: a checksum mismatch.
+    with pytest.raises(IngestError):
+        ingest(project, mirror=good)
+    assert _state(project) == before
+
+    # Fails after the swap: new data is in place and added, but the push cannot write to the remote.
+    other = _small_mirror(tmp_path / "other", n=5)
+    shutil.rmtree(project / ".dvc-remote")
+    (project / ".dvc-remote").write_text("not a folder")
+    with pytest.raises(DvcError, match="dvc push"):
+        ingest(project, mirror=other, pins=_pins(other))
+    assert _state(project) == before
+    assert dvc_status_clean(project, ["data.dvc"])
+    assert not _leftovers(project)
+
+
+def test_first_ingest_that_fails_after_the_swap_leaves_no_data(project: Path, tmp_path: Path) -> None:
+    (project / "data.dvc").unlink(missing_ok=True)
+    (project / ".dvc-remote").write_text("not a folder")
+    mirror = _small_mirror(tmp_path / "mirror", n=5)
+    with pytest.raises(DvcError):
+        ingest(project, mirror=mirror, pins=_pins(mirror))
+    assert not (project / "data").exists() and not (project / "data.dvc").exists()
+    assert not _leftovers(project)
+
+
+def test_full_ingest_reproduces_the_committed_data_dvc(project: Path) -> None:
+    committed = project / "data.dvc"
+    assert committed.exists(), "data.dvc is missing from the project: run ingest once and commit data.dvc"
+    expected = committed.read_bytes()
+    summary = ingest(project, mirror=MIRROR, progress=lambda _: None)
+    assert committed.read_bytes() == expected
+    assert summary["files"]["cdvae/perov_5/val.parquet"]["rows"] == 3787
+    assert summary["files"]["cdvae/perov_5/test.parquet"]["rows"] == 3785
+    assert dvc_status_clean(project, ["data.dvc"])
+
+
+def test_pins_check_sha256_and_git_blob_ids() -> None:
+    data = (PEROV / "val.csv").read_bytes()
+    assert sources.pin_matches(sources.PINS[("perov_5", "val")], data)[0]
+    # perov_5/val.csv's blob id in the tree of UPSTREAM_COMMIT: the same check the git-blob pins make.
+    assert sources.pin_matches("git-blob:4a2c8dde98347dd0e01fa83dcf3982c2abe98f9f", data) == (
+        True,
+        "4a2c8dde98347dd0e01fa83dcf3982c2abe98f9f",
+    )
+    assert not sources.pin_matches(sources.PINS[("perov_5", "test")], data)[0]
+    assert set(sources.PINS) == {(name, split) for name in sources.DATASETS for split in sources.SPLITS}

@@ -1,0 +1,62 @@
+"""ssvi-train killed half-way: only the unfinished jobs go to the pool again, and the stage ends as an uninterrupted run would."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import polars as pl
+import pytest
+import torch
+
+from tests.tasks.stages.conftest import Stages
+
+RUNS = {
+    "deterministic": {"method": "deterministic"},
+    "ssvi-0.1": {"method": "ssvi", "density": 0.1},
+    "deep-ensemble": {"method": "ensemble", "ensemble_size": 2},
+}
+FITS = [f"{run}/seed{seed}" for run in RUNS for seed in (0, 1)]
+
+
+def test_a_killed_stage_dispatches_only_the_unfinished_fits(
+    stages: Stages, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = stages.params("ssvi")
+    params["train"] |= {"seeds": [0, 1], "runs": RUNS, "workers": 2}
+    params["train"]["defaults"] |= {"epochs": 2}
+    prepared, reference, reference_run, out, state = stages.train_interrupted("ssvi", params, saves=3)
+    saved = {
+        str(p.relative_to(state))[:-3]: torch.load(p, weights_only=True)["result"]
+        for p in state.rglob("*.pt")
+    }
+    assert len(saved) == 3 and set(saved) < set(FITS)  # which three: whichever the two workers finished first
+    shutil.rmtree(
+        out, ignore_errors=True
+    )  # what `dvc repro` does before it reruns a stage (none yet: written at the end)
+
+    capsys.readouterr()
+    resumed_run = stages.run("ssvi", "train", params, {"prepared": prepared}, {"train": out})
+
+    printed = capsys.readouterr().out
+    assert f"resuming: 3 of 6 fits already done (state in {state})" in printed
+    assert re.findall(r"(\d+)/(\d+) fits done", printed) == [("1", "3"), ("2", "3"), ("3", "3")]
+    assert not state.exists()
+    for key in FITS:  # bit-identical to the uninterrupted run
+        a, b = reference / key, out / key
+        for sa, sb in zip(
+            torch.load(a / "model.pt", weights_only=True),
+            torch.load(b / "model.pt", weights_only=True),
+            strict=True,
+        ):
+            assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa), key
+        assert pl.read_parquet(a / "history.parquet").equals(pl.read_parquet(b / "history.parquet"))
+        run_a, run_b = json.loads((a / "run.json").read_text()), json.loads((b / "run.json").read_text())
+        assert run_a | {"seconds": 0} == run_b | {"seconds": 0}
+        if key in saved:  # a reused fit keeps the time of the attempt that fitted it
+            assert run_b["seconds"] == round(saved[key]["seconds"], 2)
+    assert stages.metrics(resumed_run, skip="train_seconds") == stages.metrics(
+        reference_run, skip="train_seconds"
+    )
+    assert stages.artifacts(resumed_run) == stages.artifacts(reference_run)
