@@ -98,33 +98,37 @@ def experiment_id(project: Project, study: str) -> str:
 
 def git_commit(root: Path) -> tuple[str, bool]:
     """(commit, dirty); ('unknown', True) outside git."""
+    commit, changed = git_state(root)
+    return commit, bool(changed)
+
+
+def git_state(root: Path) -> tuple[str, list[str]]:
+    """(commit, tracked files changed since it); ('unknown', ['(not a git checkout)']) outside git. Outputs the
+    pipeline itself rewrites (dvc.lock, data.dvc, reports/) do not make the code dirty."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True
         ).stdout.strip()
-        dirty = bool(
-            subprocess.run(
-                # outputs the pipeline itself rewrites do not make the code dirty
-                [
-                    "git",
-                    "status",
-                    "--porcelain",
-                    "--untracked-files=no",
-                    "--",
-                    ".",
-                    ":(exclude)dvc.lock",
-                    ":(exclude)data.dvc",
-                    ":(exclude)reports",
-                ],
-                cwd=root,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.strip()
-        )
-        return commit, dirty
+        status = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":(exclude)dvc.lock",
+                ":(exclude)data.dvc",
+                ":(exclude)reports",
+            ],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return commit, [line[3:] for line in status.splitlines() if line.strip()]
     except (subprocess.CalledProcessError, FileNotFoundError):
-        return "unknown", True
+        return "unknown", ["(not a git checkout)"]
 
 
 def run_tags(project: Project, study: str, profile: str, stage: str | None) -> dict[str, str]:

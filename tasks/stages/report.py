@@ -16,11 +16,17 @@ def pm(mean: float, std: float) -> str:
 
 
 def provenance(project: Project, profile: str) -> str:
-    from tasks.platform.tracking import git_commit
+    """Profile, data and code a report comes from; a report written from a dirty tree names the changed files
+    (a bare "+ uncommitted changes" told a reader nothing about what the numbers were made with)."""
+    from tasks.platform.tracking import git_state
     from tasks.platform.versioning import data_hash
 
-    commit, dirty = git_commit(project.root)
-    return f"Profile `{profile}`, data `{data_hash(project.root)}` (data.dvc), code `{commit[:10]}{' + uncommitted changes' if dirty else ''}`."
+    commit, changed = git_state(project.root)
+    shown = ", ".join(f"`{path}`" for path in changed[:8]) + (
+        f" and {len(changed) - 8} more" if len(changed) > 8 else ""
+    )
+    code = f"`{commit[:10]}`" + (f" with uncommitted changes to {shown}" if changed else "")
+    return f"Profile `{profile}`, data `{data_hash(project.root)}` (data.dvc), code {code}."
 
 
 def copy_figures(dst: Path, *sources: Path) -> list[Path]:
