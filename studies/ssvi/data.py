@@ -9,6 +9,8 @@ import numpy as np
 from scipy.ndimage import rotate
 from sklearn.model_selection import train_test_split
 
+from studies.common.safe_pickle import load_arrays
+
 PIXELS = [f"p{i:02d}" for i in range(64)]
 
 
@@ -53,30 +55,10 @@ def shifted_sets(
     return sets
 
 
-class _ArraysOnly(pickle.Unpickler):
-    """CIFAR's batches are pickles: unpickle only what they hold (dicts, lists, bytes and numpy arrays), so a planted
-    file cannot run code. Hand-written because neither numpy nor the standard library ships a restricted loader."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("_codecs", "encode"),
-    }  # protocol-2 bytes from Python 3
-
-    def find_class(self, module: str, name: str) -> type:
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(
-                f"refusing to unpickle {module}.{name}: a CIFAR batch holds only arrays"
-            )
-        return super().find_class(module, name)
-
-
 def _read_batch(path: Path) -> dict:
     try:
         with path.open("rb") as f:
-            return _ArraysOnly(f, encoding="bytes").load()
+            return load_arrays(f)
     except (pickle.UnpicklingError, EOFError, ValueError) as exc:
         raise ValueError(
             f"{path} is not a CIFAR python batch ({exc}). Fix: unpack the official python version of "

@@ -42,13 +42,13 @@ def _members(src: Fetched) -> dict[str, bytes]:
 
 
 def _unpickle_batch(data: bytes, where: str) -> dict:
-    """A CIFAR python batch, through SSVI's arrays-only unpickler: a planted object cannot run code."""
+    """A CIFAR python batch, through the arrays-only unpickler: a planted object cannot run code."""
     import pickle
 
-    from studies.ssvi.data import _ArraysOnly
+    from studies.common.safe_pickle import load_arrays
 
     try:
-        batch = _ArraysOnly(io.BytesIO(data), encoding="bytes").load()
+        batch = load_arrays(data)
     except (pickle.UnpicklingError, EOFError, ValueError) as err:
         raise IngestError(
             f"{where} is not a CIFAR python batch ({err}). Fix: download the archive again."
