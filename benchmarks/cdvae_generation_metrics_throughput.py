@@ -1,4 +1,5 @@
-"""Throughput of CDVAE's generation metrics (validity + CrystalNN and Magpie fingerprints per crystal), 1 vs 2 workers.
+"""Throughput of CDVAE's generation metrics (validity + CrystalNN and Magpie fingerprints per crystal), \
+1 vs 2 workers.
 
 Run: .venv/bin/python benchmarks/cdvae_generation_metrics_throughput.py [--n 500]
 The crystals are real perov_5 test crystals (what a good generator's samples look like);
@@ -40,7 +41,8 @@ def main(n: int) -> None:
     start = time.perf_counter()
     cov = coverage(rows, rows, 0.2, 4.0)
     print(
-        f"coverage of {len(rows)} against {len(rows)}: {time.perf_counter() - start:.2f} s (COV-R {cov['cov_recall']:.3f})"
+        f"coverage of {len(rows)} against {len(rows)}: {time.perf_counter() - start:.2f} s "
+        f"(COV-R {cov['cov_recall']:.3f})"
     )
 
 

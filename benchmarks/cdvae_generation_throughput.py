@@ -1,6 +1,8 @@
-"""CDVAE generation throughput (crystals/s) against batch size, at the paper's configuration and the cpu profile's.
+"""CDVAE generation throughput (crystals/s) against batch size, at the paper's configuration \
+and the cpu profile's.
 
-Run: .venv/bin/python benchmarks/cdvae_generation_throughput.py [--profile paper] [--batches 16,64,256] [--device cpu]
+Run: .venv/bin/python benchmarks/cdvae_generation_throughput.py [--profile paper] [--batches 16,64,256]
+     [--device cpu]
 Times `studies.cdvae.sample.generate` from z ~ N(0, I) with one Langevin step at each of the
 50 noise levels (after a warm-up), i.e. exactly the generation loop with its on-device radius
 graphs, and scales to the steps a real run takes: 50 × 100 (upstream) and 50 × 5 (cpu profile).
@@ -47,11 +49,13 @@ def main(profile: str, batches: list[int], device_name: str, threads: int) -> No
     model = five_atom_model(profile, device)
     levels = model.cfg.num_noise_level
     print(
-        f"{profile} configuration ({sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters) on {device}, "
+        f"{profile} configuration ({sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters) "
+        f"on {device}, "
         f"{threads} threads; {ATOMS} atoms per crystal"
     )
     print(
-        "| batch | s per Langevin step | crystals/s, 50 × 100 steps (upstream) | crystals/s, 50 × 5 steps (cpu profile) |"
+        "| batch | s per Langevin step | crystals/s, 50 × 100 steps (upstream) "
+        "| crystals/s, 50 × 5 steps (cpu profile) |"
     )
     print("|---|---|---|---|")
     for batch in batches:
@@ -65,7 +69,8 @@ def main(profile: str, batches: list[int], device_name: str, threads: int) -> No
             torch.cuda.synchronize()
         step = (time.perf_counter() - start) / levels
         print(
-            f"| {batch} | {step:.4f} | {batch / (step * levels * 100):.3f} | {batch / (step * levels * 5):.2f} |",
+            f"| {batch} | {step:.4f} | {batch / (step * levels * 100):.3f} "
+            f"| {batch / (step * levels * 5):.2f} |",
             flush=True,
         )
 

@@ -24,7 +24,8 @@ from studies.cdvae.metrics import reconstruction_metrics  # noqa: E402
 
 
 def default_csv() -> Path:
-    """perov_5's test.csv in the offline mirror beside the checkout or any folder above it, as tests/conftest.py finds it."""
+    """perov_5's test.csv in the offline mirror beside the checkout or any folder above it, as
+    tests/conftest.py finds it."""
     mirror = next(
         (p / "shared" / "datasets" for p in REPO.parents if (p / "shared" / "datasets").is_dir()), None
     )

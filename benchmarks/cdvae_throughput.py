@@ -1,4 +1,5 @@
-"""CDVAE training and decoding throughput on real Perov-5 crystals, at the paper's configuration and the cpu profile's.
+"""CDVAE training and decoding throughput on real Perov-5 crystals, at the paper's configuration \
+and the cpu profile's.
 
 Run: .venv/bin/python benchmarks/cdvae_throughput.py [--batch 256] [--steps 4] [--threads 2]
 Measures, after one warm-up step: a training step (forward + backward + Adam, as the
@@ -79,7 +80,8 @@ def main(batch: int, steps: int, threads: int) -> None:
         print(f"  decoder score call, batch {batch}, no_grad: {score_s:.2f} s")
         print(f"  one Langevin step, batch 64: {step_s:.3f} s")
         print(
-            f"  peak RSS so far (the paper configuration runs first): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB"
+            "  peak RSS so far (the paper configuration runs first): "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB"
         )
 
 

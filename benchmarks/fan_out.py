@@ -1,11 +1,13 @@
-"""Wall time of one evaluation map (CDVAE's reconstruction metric) on the process pool vs Prefect task runs on Dask.
+"""Wall time of one evaluation map (CDVAE's reconstruction metric) on the process pool vs \
+Prefect task runs on Dask.
 
 Run: .venv/bin/python benchmarks/fan_out.py [--n 64] [--workers 2] [--repeats 1]
-Three ways to run the same `reconstruction_metrics` call on `--n` noisy Perov-5 pairs (as cdvae_match_throughput.py):
-the process pool (STUDIES_TASK_RUNNER unset), `dask` with a LocalCluster started for the map (what a stage gets
-without STUDIES_DASK_ADDRESS; cluster start-up included), and `dask` on a cluster that is already running (given by
-address: the per-map cost without start-up). Prefect's API is $PREFECT_API_URL or a temporary local server, started
-before the timings. Every run's per-pair RMS must equal the pool's, or the script fails.
+Three ways to run the same `reconstruction_metrics` call on `--n` noisy Perov-5 pairs (as
+cdvae_match_throughput.py): the process pool (STUDIES_TASK_RUNNER unset), `dask` with a LocalCluster started
+for the map (what a stage gets without STUDIES_DASK_ADDRESS; cluster start-up included), and `dask` on a
+cluster that is already running (given by address: the per-map cost without start-up). Prefect's API is
+$PREFECT_API_URL or a temporary local server, started before the timings. Every run's per-pair RMS must equal
+the pool's, or the script fails.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def main() -> None:
     preds, truths = pairs(default_csv(), args.n, 0.1)
     api = DaskFanOut().api_url()  # Prefect's API up before any timing
     print(
-        f"{args.n} pairs, {args.workers} workers, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+        f"{args.n} pairs, {args.workers} workers, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
 
     def timed(label: str, backend: parallel.Backend | None, reference: list | None) -> list:

@@ -1,4 +1,5 @@
-"""Orchestration costs: (1) from a scheduled time to the first task starting, (2) dispatching a step to a worker
+"""Orchestration costs: (1) from a scheduled time to the first task starting, \
+(2) dispatching a step to a worker
 vs running it in the flow's process.
 
 Run: .venv/bin/python benchmarks/orchestration_latency.py [--runs 4] [--interval 60]
@@ -6,9 +7,9 @@ It copies the project (as the tests do), starts a Prefect server (scheduler loop
 127.0.0.1, then
   1. serves the `pipeline` deployment (MLC, ci profile) on an interval and, for each scheduled run, prints the
      delay between the run's scheduled time and its first task run starting;
-  2. runs MLC's training `--runs` times in-process and `--runs` times on a `studies worker --pool gpu` in a second
-     checkout (a different seed each time, so it really trains), and prints for each the Prefect task's wall time
-     minus the training's own MLflow run time: what orchestration adds around the step.
+  2. runs MLC's training `--runs` times in-process and `--runs` times on a `studies worker --pool gpu` in a
+     second checkout (a different seed each time, so it really trains), and prints for each the Prefect task's
+     wall time minus the training's own MLflow run time: what orchestration adds around the step.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def schedule_latency(base: Path, api: str, env: dict[str, str], runs: int, inter
 
 
 def _checkout(path: Path, remote: Path) -> Path:
-    """A copy of the project whose DVC remote is the shared `remote` (as a team configures it, in .dvc/config.local)."""
+    """A copy of the project whose DVC remote is the shared `remote` (as a team configures it, in
+    .dvc/config.local)."""
     root = copy_project(path)
     subprocess.run(
         [sys.executable, "-m", "dvc", "remote", "modify", "--local", "local", "url", str(remote)],
@@ -165,12 +167,14 @@ def main() -> None:
         }
         delays = schedule_latency(base, api, env, args.runs, args.interval)
         print(
-            f"scheduled time → first task (runs due while the slot was free): {', '.join(f'{d:.1f}' for d in delays)} s "
+            "scheduled time → first task (runs due while the slot was free): "
+            f"{', '.join(f'{d:.1f}' for d in delays)} s "
             f"(median {statistics.median(delays):.1f} s; scheduler loop 5 s)"
         )
         for mode, overheads in dispatch_overhead(base, api, mlflow_uri, env, args.runs).items():
             print(
-                f"mlc-train {mode}: orchestration around the training {', '.join(f'{o:.1f}' for o in overheads)} s "
+                f"mlc-train {mode}: orchestration around the training "
+                f"{', '.join(f'{o:.1f}' for o in overheads)} s "
                 f"(median {statistics.median(overheads):.1f} s)"
             )
 

@@ -52,7 +52,8 @@ def main(n: int) -> None:
     per_task_ms = (flow_s - fixed - plain_s) / n * 1000
     print(f"first flow call (local server start-up included): {first:.2f} s")
     print(
-        f"empty flow: {fixed:.3f} s; {n} plain calls: {plain_s * 1000:.3f} ms; flow of {n} tasks: {flow_s:.2f} s"
+        f"empty flow: {fixed:.3f} s; {n} plain calls: {plain_s * 1000:.3f} ms; "
+        f"flow of {n} tasks: {flow_s:.2f} s"
     )
     print(f"Prefect overhead per task: {per_task_ms:.1f} ms")
 

@@ -1,11 +1,12 @@
-"""How many concurrent pipeline runs the embedded SQLite mode takes: K checkouts, each `studies run mlc --profile ci`
+"""How many concurrent pipeline runs the embedded SQLite mode takes: \
+K checkouts, each `studies run mlc --profile ci`
 at the same time, all against one SQLite-backed Prefect server (`studies server`'s mode) and one SQLite MLflow
-store (the embedded default, `sqlite:///…/mlflow.db`, shared). For each K it prints the runs that exited 0, the
-MLflow runs FINISHED against those expected, and the lines mentioning a locked database.
+store (the embedded default, `sqlite:///…/mlflow.db`, shared). For each K it prints the runs that exited 0,
+the MLflow runs FINISHED against those expected, and the lines mentioning a locked database.
 
 Run: .venv/bin/python benchmarks/sqlite_limit.py --runs 2 4 8
-The limit the CLI enforces (tasks/platform/sqlite_slots.py SQLITE_MAX_RUNS) is the largest K with no failure here; the
-benchmark lifts it to K (STUDIES_SQLITE_MAX_RUNS) to measure.
+The limit the CLI enforces (tasks/platform/sqlite_slots.py SQLITE_MAX_RUNS) is the largest K with no failure
+here; the benchmark lifts it to K (STUDIES_SQLITE_MAX_RUNS) to measure.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def main() -> None:
             base.mkdir(parents=True, exist_ok=True)
             r = trial(base, k)
         print(
-            f"{k:>3} {r['exit_0']:>7} {r['mlflow_finished']:>7}/{r['mlflow_expected']:<8} {r['locked_lines']:>13} "
+            f"{k:>3} {r['exit_0']:>7} {r['mlflow_finished']:>7}/{r['mlflow_expected']:<8} "
+            f"{r['locked_lines']:>13} "
             f"{r['seconds']:>8.0f}",
             flush=True,
         )

@@ -1,4 +1,5 @@
-"""SSVI vs dense VI: wall time per training epoch beside the analytic FLOP ratio, and where sparsity could pay on CPU.
+"""SSVI vs dense VI: wall time per training epoch beside the analytic FLOP ratio, \
+and where sparsity could pay on CPU.
 
 Run: .venv/bin/python benchmarks/ssvi_epoch_time.py [--epochs 5] [--threads 1] [--density 0.1]
 Part 1 trains the study's own layers (masked dense products, as `ssvi-train` runs them) on the digits
@@ -37,7 +38,8 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 def epoch_times(epochs: int, density: float) -> None:
     X, y = digits()
     print(
-        f"{'arch':5} {'method':14} {'s/epoch':>8} {'train FLOPs':>12} {'FLOPs vs dense VI':>18} {'time vs dense VI':>17}"
+        f"{'arch':5} {'method':14} {'s/epoch':>8} {'train FLOPs':>12} "
+        f"{'FLOPs vs dense VI':>18} {'time vs dense VI':>17}"
     )
     for arch in ("mlp", "cnn"):
         rows = {}

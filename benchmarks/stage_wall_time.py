@@ -27,7 +27,8 @@ def main(profile: str, study: str | None) -> None:
     subprocess.run(cmd, cwd=root, env=project_env(root), check=True)
     total = time.perf_counter() - start
     print(
-        f"\nprofile {profile}: total wall time {total:.0f} s (data ingest, Prefect and MLflow start-up included)"
+        f"\nprofile {profile}: total wall time {total:.0f} s "
+        "(data ingest, Prefect and MLflow start-up included)"
     )
     for path in sorted(root.glob(f"results/{profile}/*/metrics.json")):
         print(path.relative_to(root), json.dumps(json.loads(path.read_text()))[:2000])

@@ -1,6 +1,7 @@
 """Build reports/reliability.md: run the tests marked `reliability` (load, faults, bad input, security) and
 report what they held, survived and tried, beside each test's outcome. Figures come from the tests themselves
-(tests/reliability.py `record`), written only after their assertions passed; a failed test is listed as failed.
+(tests/reliability.py `record`), written only after their assertions passed;
+a failed test is listed as failed.
 
 Run: make reliability   (or .venv/bin/python scripts/reliability.py [--quick] [-- extra pytest args])
 --quick leaves out the tests also marked `slow` (the 20-run load test), as the CI run does.
@@ -99,8 +100,10 @@ def render(
         "# Reliability: load, faults, bad input, security",
         "",
         f"Produced by `make reliability`{' --quick' if quick else ''} at commit {git} on {platform.node()} "
-        f"({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {len(cases)} tests in "
-        f"{seconds / 60:.1f} min, {passed} passed{'' if rc == 0 else f', pytest exit code {rc}: SEE FAILURES BELOW'}.",
+        f"({os.cpu_count()} cores), "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {len(cases)} tests in "
+        f"{seconds / 60:.1f} min, {passed} passed"
+        f"{'' if rc == 0 else f', pytest exit code {rc}: SEE FAILURES BELOW'}.",
         "",
         "| " + " | ".join(label for _, label in TOTALS) + " |",
         "|" + "---|" * len(TOTALS),

@@ -1,4 +1,5 @@
-"""Every hyperparameter of a CDVAE run, in frozen records; defaults are the paper's published Perov-5 configuration.
+"""Every hyperparameter of a CDVAE run, in frozen records; defaults are the paper's published Perov-5
+configuration.
 
 Field names follow the reference configuration (conf/model/vae.yaml, encoder/dimenet.yaml,
 decoder/gemnet.yaml) so a reader can check them side by side; profiles in params.yaml

@@ -93,7 +93,8 @@ def build_structure(c: CrystalArrays) -> Structure | None:
 
 
 def structure_valid(s: Structure, cutoff: float = 0.5) -> bool:
-    """True when the cell is proper and all atoms, periodic images included, are more than `cutoff` Å apart."""
+    """True when the cell is proper and all atoms, periodic images included, are more than `cutoff` Å
+    apart."""
     if not _cell_volume(np.array(s.lattice.abc), np.array(s.lattice.angles)) >= MIN_VOLUME:
         return False
     if len(s) < 2:
@@ -110,7 +111,8 @@ def _smact_valid(symbols: tuple[str, ...], counts: tuple[int, ...]) -> bool:
     if all(e in smact.metals for e in symbols):  # alloys count as valid
         return True
     elements = smact.element_dictionary(symbols)
-    # CDVAE used SMACT < 3, whose default oxidation states are what SMACT >= 3 calls `oxidation_states_smact14`.
+    # CDVAE used SMACT < 3, whose default oxidation states are what SMACT >= 3 calls
+    # `oxidation_states_smact14`.
     ox_choices = [elements[e].oxidation_states_smact14 or [] for e in symbols]
     electronegativities = [elements[e].pauling_eneg for e in symbols]
     stoichs = [(n,) for n in counts]
@@ -141,7 +143,8 @@ def composition_valid(atom_types: Sequence[int]) -> bool:
 
 
 def is_valid(c: CrystalArrays) -> bool:
-    """CDVAE validity: the arrays build a proper cell, no atoms overlap, and the composition is SMACT-valid."""
+    """CDVAE validity: the arrays build a proper cell, no atoms overlap, and the composition is
+    SMACT-valid."""
     s = build_structure(c)
     return s is not None and structure_valid(s) and composition_valid(c.atom_types)
 
@@ -165,7 +168,8 @@ def write_cifs(structures: Mapping[str, Structure | None], folder: Path) -> list
 
 
 def read_cifs(folder: Path) -> dict[str, CrystalArrays]:
-    """Every `*.cif` in `folder`, by file stem in name order; a file that is not one ordered crystal fails, naming it."""
+    """Every `*.cif` in `folder`, by file stem in name order; a file that is not one ordered crystal fails,
+    naming it."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder. Fix: pass a folder that holds .cif files.")

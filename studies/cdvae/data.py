@@ -77,7 +77,8 @@ def _parse_cif(cif: str) -> Structure:
 
 
 def check_cell(structure: Structure) -> None:
-    """pymatgen accepts cells no crystal has (found by fuzzing: a zero, NaN or 1e308 length); refuse them here."""
+    """pymatgen accepts cells no crystal has (found by fuzzing: a zero, NaN or 1e308 length); refuse them
+    here."""
     matrix, coords = structure.lattice.matrix, structure.frac_coords
     if len(structure) == 0:
         raise ValueError("it has no atoms")
@@ -89,7 +90,8 @@ def check_cell(structure: Structure) -> None:
 
 
 def parse_structures(df: pl.DataFrame, source: str) -> pl.DataFrame:
-    """Parse every row's CIF into lattice/species/coordinate columns, followed by the CSV's other columns unchanged.
+    """Parse every row's CIF into lattice/species/coordinate columns, followed by the CSV's other columns
+    unchanged.
 
     The cell is kept as the CIF gives it (no Niggli or primitive reduction), exactly as pymatgen parses it.
     `source` names the file in errors.

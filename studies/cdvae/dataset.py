@@ -54,7 +54,8 @@ def canonical(structure: Structure) -> Structure:
 
 
 def crystalnn_edges(structure: Structure) -> list[int]:
-    """Directed CrystalNN bonds in both directions, flattened as (source j, target i, image of j) five at a time.
+    """Directed CrystalNN bonds in both directions, flattened as (source j, target i, image of j) five at a
+    time.
 
     CrystalNN says site v's image `to_jimage` neighbours site u: that is the message v(+image) → u,
     and its reverse u(−image) → v. Settings are upstream's (no distance cutoffs, no
@@ -96,7 +97,8 @@ def prepare_table(
             if parsed[c].dtype.is_numeric() and c not in ("n_atoms", "a", "b", "c", "alpha", "beta", "gamma")
         ]
         raise PreparedDataError(
-            f"{source}: no property column '{prop}'. Fix: set cdvae.prepare.property to one of: {', '.join(props)}."
+            f"{source}: no property column '{prop}'. "
+            f"Fix: set cdvae.prepare.property to one of: {', '.join(props)}."
         )
     rows: dict[str, list] = {k: [] for k in PREPARED_SCHEMA}
     values = parsed[prop].to_list() if prop else [None] * parsed.height
@@ -105,11 +107,13 @@ def prepare_table(
         if len(s) > max_atoms:
             raise PreparedDataError(
                 f"{source}: material {material_id} has {len(s)} atoms, more than max_atoms={max_atoms}. "
-                "Fix: raise cdvae.train.model.max_atoms for this dataset (CDVAE uses 20 for Perov-5/MP-20, 24 for Carbon-24)."
+                "Fix: raise cdvae.train.model.max_atoms for this dataset "
+                "(CDVAE uses 20 for Perov-5/MP-20, 24 for Carbon-24)."
             )
         if max(s.atomic_numbers) > MAX_ATOMIC_NUM:
             raise PreparedDataError(
-                f"{source}: material {material_id} has an element beyond Z={MAX_ATOMIC_NUM}, which CDVAE cannot type."
+                f"{source}: material {material_id} has an element beyond Z={MAX_ATOMIC_NUM}, "
+                "which CDVAE cannot type."
             )
     done = []
     for row in _map(_canonical_row, structures, workers):

@@ -44,7 +44,8 @@ class GraphFeatures(nn.Module):
     def forward(
         self, frac_coords, lengths, angles, num_atoms, bonds: tuple[torch.Tensor, torch.Tensor] | None = None
     ):
-        """Bases on the given bonds (edge_index, cell_offsets), or on the radius graph of the current coordinates."""
+        """Bases on the given bonds (edge_index, cell_offsets), or on the radius graph of the current
+        coordinates."""
         lattice = lattice_matrix(lengths, angles)
         cart = frac_to_cart(frac_coords, lattice, num_atoms)
         if bonds is None:
@@ -66,7 +67,8 @@ class GraphFeatures(nn.Module):
 
 
 class DimeNetPPEncoder(nn.Module):
-    """Crystal → hidden vector (then μ, log σ² in the VAE): DimeNet++ on the CrystalNN bonds, mean readout, as upstream."""
+    """Crystal → hidden vector (then μ, log σ² in the VAE): DimeNet++ on the CrystalNN bonds, mean readout, as
+    upstream."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()

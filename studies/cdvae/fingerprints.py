@@ -1,4 +1,5 @@
-"""The fingerprints behind CDVAE's coverage metrics: CrystalNN "ops" site fingerprints and Magpie composition features.
+"""The fingerprints behind CDVAE's coverage metrics: CrystalNN "ops" site fingerprints and Magpie composition
+features.
 
 As upstream's evaluation: a crystal's structure fingerprint is the mean over its sites of
 matminer's `CrystalNNFingerprint.from_preset("ops")` (61 local-order parameters), its
@@ -42,7 +43,8 @@ class Fingerprints:
 
 
 def fingerprint(c: CrystalArrays) -> tuple[np.ndarray, np.ndarray]:
-    """(structure, composition) fingerprints of one crystal; nan rows where it has no cell or CrystalNN fails."""
+    """(structure, composition) fingerprints of one crystal; nan rows where it has no cell or CrystalNN
+    fails."""
     blank_s, blank_c = np.full(STRUCTURE_DIM, np.nan), np.full(COMPOSITION_DIM, np.nan)
     s = build_structure(c)
     if s is None:

@@ -36,7 +36,8 @@ COVERAGE_CUTOFFS = {"perov_5": (0.2, 4.0), "carbon_24": (0.2, 4.0), "mp_20": (0.
 def coverage_cutoffs(dataset: str) -> tuple[float, float]:
     if dataset not in COVERAGE_CUTOFFS:
         raise ValueError(
-            f"no published coverage thresholds for dataset '{dataset}' (known: {', '.join(COVERAGE_CUTOFFS)}). "
+            f"no published coverage thresholds for dataset '{dataset}' "
+            f"(known: {', '.join(COVERAGE_CUTOFFS)}). "
             "Fix: pass them explicitly (cdvae.evaluate_generation.coverage_cutoffs: [δ_struct, δ_comp])."
         )
     return COVERAGE_CUTOFFS[dataset]
@@ -79,7 +80,8 @@ def assess_all(
 
 @dataclass(frozen=True)
 class FeatureScaler:
-    """Standardisation of the Magpie features; nan (a property Magpie lacks for an element) becomes 0 after it."""
+    """Standardisation of the Magpie features; nan (a property Magpie lacks for an element) becomes 0 after
+    it."""
 
     mean: np.ndarray
     std: np.ndarray
@@ -143,7 +145,8 @@ def generation_metrics(
     generated_property: np.ndarray | None = None,
     reference_property: np.ndarray | None = None,
 ) -> dict[str, float | int | None]:
-    """Table 2's metrics from assessed crystals; `sample` indexes the valid crystals for the property statistics."""
+    """Table 2's metrics from assessed crystals; `sample` indexes the valid crystals for the property
+    statistics."""
     picked = [generated[i] for i in sample]
     metrics: dict[str, float | int | None] = {
         "n_generated": len(generated),

@@ -22,7 +22,8 @@ from studies.cdvae.lattice import cell_heights, image_offsets
 
 @dataclass
 class PeriodicGraph:
-    """Edges of a periodic graph: indices [2,E], integer image offsets [E,3], vectors [E,3] and lengths [E]."""
+    """Edges of a periodic graph: indices [2,E], integer image offsets [E,3], vectors [E,3] and lengths
+    [E]."""
 
     edge_index: Tensor
     cell_offsets: Tensor
@@ -64,7 +65,8 @@ def _reachable_offsets(lattice: Tensor, cutoff: float) -> Tensor:
 def radius_graph_pbc(
     cart: Tensor, lattice: Tensor, num_atoms: Tensor, cutoff: float, max_neighbors: int
 ) -> PeriodicGraph:
-    """For each target atom, the `max_neighbors` nearest source images within `cutoff` Å, in its own crystal only.
+    """For each target atom, the `max_neighbors` nearest source images within `cutoff` Å, in its own crystal
+    only.
 
     Images of the target itself and of its crystal's other atoms count; the
     target at zero offset does not. Atoms may lie outside their cell: the search
@@ -157,7 +159,8 @@ def triplets(edge_index: Tensor, cell_offsets: Tensor, num_nodes: int) -> tuple[
     per_ji = counts[src]  # edges into j, for each edge j→i
     idx_ji = torch.repeat_interleave(torch.arange(len(src), device=src.device), per_ji)
     # Triplet t of edge ji is its (t - start_ji)-th edge into j, at first[j] + t - start_ji in `by_target`.
-    # index_select, not [] indexing: these are the model's largest index tensors, and it is several times faster on CPU.
+    # index_select, not [] indexing: these are the model's largest index tensors, and it is several times
+    # faster on CPU.
     start = torch.cumsum(per_ji, 0) - per_ji
     slot = torch.arange(len(idx_ji), device=src.device) + (first[src] - start).index_select(0, idx_ji)
     idx_kj = by_target.index_select(0, slot)

@@ -17,7 +17,8 @@ _EPS = 1e-12
 
 
 def lattice_matrix(lengths: Tensor, angles: Tensor) -> Tensor:
-    """Cells [B,3,3] from lengths [B,3] (Å) and angles [B,3] (degrees), in pymatgen's `Lattice.from_parameters` frame.
+    """Cells [B,3,3] from lengths [B,3] (Å) and angles [B,3] (degrees), in pymatgen's
+    `Lattice.from_parameters` frame.
 
     Using pymatgen's frame (c along z, a in the xz plane) means a cell built here
     and one read from a CIF agree vector for vector. cos(γ*) is clamped to [-1, 1]
@@ -51,7 +52,8 @@ def lattice_params(matrix: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def cell_heights(lattice: Tensor) -> Tensor:
-    """Distances [B,3] between opposite faces of each cell: volume / area of the face spanned by the other two vectors.
+    """Distances [B,3] between opposite faces of each cell: volume / area of the face spanned by the other two
+    vectors.
 
     Along direction k, an image n cells away is at least |n| - 1 heights from any
     atom of the home cell, which is what bounds the image searches below.
@@ -65,7 +67,8 @@ def cell_heights(lattice: Tensor) -> Tensor:
 
 
 def image_offsets(reps: Tensor) -> Tensor:
-    """All integer cell offsets [K,3] with |offset[k]| <= reps[k] per direction (reps: 3 non-negative ints)."""
+    """All integer cell offsets [K,3] with |offset[k]| <= reps[k] per direction (reps: 3 non-negative
+    ints)."""
     ranges = [torch.arange(-int(r), int(r) + 1, device=reps.device) for r in reps.tolist()]
     return torch.cartesian_prod(*ranges).reshape(-1, 3)
 

@@ -1,4 +1,5 @@
-"""CDVAE's reconstruction metric (Xie et al. 2022, Table 1): match rate and RMSE under pymatgen's StructureMatcher.
+"""CDVAE's reconstruction metric (Xie et al. 2022, Table 1): match rate and RMSE under pymatgen's
+StructureMatcher.
 
 Each prediction is compared with its own ground truth. An invalid prediction
 (see `crystal.is_valid`) is never shown to the matcher and counts as a miss.
@@ -64,7 +65,8 @@ def reconstruction_metrics(
     angle_tol: float = 10.0,
     ltol: float = 0.3,
 ) -> ReconstructionResult:
-    """Match every prediction against its target; `workers=0` uses all cores, `workers=1` stays in this process.
+    """Match every prediction against its target; `workers=0` uses all cores, `workers=1` stays in this
+    process.
 
     `progress(done, total)` is called after each pair, ending with (total, total).
     """

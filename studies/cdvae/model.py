@@ -1,4 +1,5 @@
-"""CDVAE (Xie et al., ICLR 2022): encoder → z → (atom count, lattice, composition) heads + a score-network decoder.
+"""CDVAE (Xie et al., ICLR 2022): encoder → z → (atom count, lattice, composition) heads + a score-network
+decoder.
 
 Training (paper §3, upstream `CDVAE.forward`): encode the crystal to q(z|x); predict the
 number of atoms, the scaled lattice and a per-atom composition distribution from z; pick
@@ -34,7 +35,8 @@ def mlp(in_dim: int, hidden: int, layers: int, out_dim: int) -> nn.Sequential:
 
 @dataclass
 class Stats:
-    """What z predicts before decoding: atom-count logits, scaled lattice, lattice, per-atom composition logits."""
+    """What z predicts before decoding: atom-count logits, scaled lattice, lattice, per-atom composition
+    logits."""
 
     num_atoms_logits: torch.Tensor
     scaled_lattice: torch.Tensor
@@ -87,7 +89,8 @@ class CDVAE(nn.Module):
         lengths: torch.Tensor | None = None,
         angles: torch.Tensor | None = None,
     ) -> Stats:
-        """Heads on z. Given ground-truth counts/lattice (teacher forcing) they replace the predictions downstream."""
+        """Heads on z. Given ground-truth counts/lattice (teacher forcing) they replace the predictions
+        downstream."""
         num_atoms_logits = self.fc_num_atoms(z)
         if num_atoms is None:
             num_atoms = num_atoms_logits.argmax(-1).clamp_min(1)

@@ -40,7 +40,8 @@ class PropertyModel(nn.Module):
         return self.head(hidden).squeeze(-1)
 
     def losses(self, b: CrystalBatch, teacher_forcing: bool = False) -> dict[str, torch.Tensor]:
-        """MSE on the standardised property; `teacher_forcing` has no meaning here (the shared training loop passes it)."""
+        """MSE on the standardised property; `teacher_forcing` has no meaning here (the shared training loop
+        passes it)."""
         return {"property": F.mse_loss(self(b), (b.prop - self.prop_mean) / self.prop_std)}
 
     def total_loss(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -56,7 +57,8 @@ class PropertyModel(nn.Module):
 
 
 def crystal_set(crystals: Sequence[CrystalArrays]) -> CrystalSet:
-    """Decoded or parsed crystals as a CrystalSet (no bonds, no property), for models that build their own graph."""
+    """Decoded or parsed crystals as a CrystalSet (no bonds, no property), for models that build their own
+    graph."""
     return CrystalSet(
         pl.DataFrame(
             {

@@ -40,7 +40,8 @@ def _cell_edges(matrix: np.ndarray) -> list[np.ndarray]:
 
 
 def _draw(ax: Axes, s: Structure | None, title: str) -> None:
-    """Cell edges, atoms (wrapped into the cell) as spheres sized by atomic radius, element legend; None: empty panel."""
+    """Cell edges, atoms (wrapped into the cell) as spheres sized by atomic radius, element legend; None:
+    empty panel."""
     ax.set_title(title, fontsize=9)
     ax.set_axis_off()
     if s is None:

@@ -54,7 +54,8 @@ def langevin_decode(
     num_atoms: torch.Tensor | None = None,
     atom_types: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Decode a batch of latents; optional ground-truth counts/types replace the predicted ones (upstream's force_*)."""
+    """Decode a batch of latents; optional ground-truth counts/types replace the predicted ones (upstream's
+    force_*)."""
     stats = model.decode_stats(z, num_atoms)
     num_atoms = num_atoms if num_atoms is not None else stats.num_atoms_logits.argmax(-1).clamp_min(1)
     lengths, angles = stats.lengths, stats.angles
@@ -108,7 +109,8 @@ def reconstruct(
     device: torch.device = torch.device("cpu"),
     on_batch: Callable[[int, int], None] | None = None,
 ) -> list[CrystalArrays]:
-    """Table 1's protocol: posterior mean z of each crystal, then Langevin decoding with predicted counts and types."""
+    """Table 1's protocol: posterior mean z of each crystal, then Langevin decoding with predicted counts and
+    types."""
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     out: list[CrystalArrays] = []
@@ -131,7 +133,8 @@ def generate(
     device: torch.device = torch.device("cpu"),
     on_batch: Callable[[int, int], None] | None = None,
 ) -> list[CrystalArrays]:
-    """Table 2's protocol: z ~ N(0, I), then the same decoding; batches of cfg.batch_size, one seeded stream."""
+    """Table 2's protocol: z ~ N(0, I), then the same decoding; batches of cfg.batch_size, one seeded
+    stream."""
     if n < 1:
         raise ValueError(f"asked for {n} crystals. Fix: generate at least one (--n 1 or more).")
     model.eval()

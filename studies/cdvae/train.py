@@ -1,4 +1,5 @@
-"""Training CDVAE (and its property model): Adam, ReduceLROnPlateau on the validation loss, gradient-norm clipping, resumable checkpoints.
+"""Training CDVAE (and its property model): Adam, ReduceLROnPlateau on the validation loss, gradient-norm
+clipping, resumable checkpoints.
 
 Resumability is exact on CPU: each epoch's batch order comes from its own seeded generator,
 and a checkpoint holds the model, optimiser, scheduler, torch RNG state, the position inside
@@ -56,7 +57,8 @@ def fit(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     device: torch.device = torch.device("cpu"),
 ) -> FitResult:
-    """Train `model` for cfg.epochs, resuming from `state_dir/last.pt` when its fingerprint matches this run's.
+    """Train `model` for cfg.epochs, resuming from `state_dir/last.pt` when its fingerprint matches this
+    run's.
 
     The model provides `losses(batch, teacher_forcing) -> {term: tensor}` and `total_loss(terms)`.
 
@@ -85,8 +87,8 @@ def fit(
             print(f"ignoring {last}: it belongs to another configuration or dataset; training from scratch")
 
     def checkpoint() -> None:
-        # only tensors and plain values (the state as a dict), so it loads back with weights_only=True; atomic, so a
-        # kill or a full disk during the save leaves the previous checkpoint intact
+        # only tensors and plain values (the state as a dict), so it loads back with weights_only=True;
+        # atomic, so a kill or a full disk during the save leaves the previous checkpoint intact
         atomic.torch_save(
             {
                 "fingerprint": fingerprint,
@@ -159,8 +161,8 @@ def fit(
 
 @torch.no_grad()
 def _read_checkpoint(path: Path) -> dict[str, Any] | None:
-    """The checkpoint through torch's safe loader (no pickled code runs); None, said aloud, when it cannot be read
-    that way (truncated, or written by an older version that pickled objects): training starts over."""
+    """The checkpoint through torch's safe loader (no pickled code runs); None, said aloud, when it cannot be
+    read that way (truncated, or written by an older version that pickled objects): training starts over."""
     try:
         return torch.load(path, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:

@@ -1,8 +1,10 @@
-"""Replace a file all at once: readers (and the next attempt of a stage) see the old bytes or the new, never half.
+"""Replace a file all at once: readers (and the next attempt of a stage) see the old bytes or the new, never
+half.
 
-A checkpoint written in place and cut short (a full disk, a kill, a power cut) would replace a good one with a torn
-file. The standard library has no atomic writer, so this is the usual recipe by hand: write a temporary file in the
-same folder, fsync it, and `os.replace` it over the target, which POSIX makes atomic within one file system.
+A checkpoint written in place and cut short (a full disk, a kill, a power cut) would replace a good one with a
+torn file. The standard library has no atomic writer, so this is the usual recipe by hand: write a temporary
+file in the same folder, fsync it, and `os.replace` it over the target, which POSIX makes atomic within one
+file system.
 """
 
 from __future__ import annotations
@@ -19,17 +21,19 @@ _NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
 class StorageError(OSError):
-    """A file could not be written (no space, or a folder that cannot be written); the message names it and the fix."""
+    """A file could not be written (no space, or a folder that cannot be written); the message names it and
+    the fix."""
 
 
 def temporary(path: Path) -> Path:
-    """Where `path` is written before it replaces the real one: one fixed name, so a killed writer leaves one stray
-    file at most, which the next write overwrites."""
+    """Where `path` is written before it replaces the real one: one fixed name, so a killed writer leaves one
+    stray file at most, which the next write overwrites."""
     return path.with_name(path.name + ".tmp")
 
 
 def make_folder(path: Path) -> None:
-    """`mkdir -p`, failing with a StorageError that names the folder (e.g. when a parent is a regular file)."""
+    """`mkdir -p`, failing with a StorageError that names the folder (e.g. when a parent is a regular
+    file)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -37,8 +41,8 @@ def make_folder(path: Path) -> None:
 
 
 def write_bytes(path: Path, data: bytes | memoryview) -> None:
-    """Make `data` the content of `path`, or leave `path` as it was and no temporary file behind; an OSError (disk
-    full, unwritable folder) becomes a StorageError that says which file and what to do."""
+    """Make `data` the content of `path`, or leave `path` as it was and no temporary file behind; an OSError
+    (disk full, unwritable folder) becomes a StorageError that says which file and what to do."""
     path = Path(path)
     tmp = temporary(path)
     try:
@@ -59,15 +63,17 @@ def write_bytes(path: Path, data: bytes | memoryview) -> None:
 
 
 def torch_save(obj: Any, path: Path) -> None:
-    """`torch.save`, atomically. The object is serialised in memory first: torch reports a write that fails half-way
-    (a full disk) as an opaque RuntimeError ("unexpected pos"), while a plain file write keeps the OSError's cause."""
+    """`torch.save`, atomically. The object is serialised in memory first: torch reports a write that fails
+    half-way (a full disk) as an opaque RuntimeError ("unexpected pos"), while a plain file write keeps the
+    OSError's cause."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     write_bytes(path, buffer.getbuffer())
 
 
 def storage_error(path: Path, exc: OSError, folder: Path | None = None) -> StorageError:
-    """The OSError restated for a person: which file, what went wrong, that the previous copy is intact, what to do."""
+    """The OSError restated for a person: which file, what went wrong, that the previous copy is intact, what
+    to do."""
     folder = folder or path.parent
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
     if blocker := next(

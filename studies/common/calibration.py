@@ -1,4 +1,5 @@
-"""Predictive-distribution scores shared by the studies: NLL, ECE, the marginal L2 calibration error, entropy."""
+"""Predictive-distribution scores shared by the studies: NLL, ECE, the marginal L2 calibration error,
+entropy."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ def nll(probs: np.ndarray, y: np.ndarray) -> float:
 
 
 def reliability(probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> dict[str, np.ndarray]:
-    """Top-label confidence vs accuracy in `bins` equal-width bins on [0, 1]: the reliability diagram's data."""
+    """Top-label confidence vs accuracy in `bins` equal-width bins on [0, 1]: the reliability diagram's
+    data."""
     confidence = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == y).astype(np.float64)
     which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)  # bin b holds (b/B, (b+1)/B]
@@ -26,7 +28,8 @@ def reliability(probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> dict[
 
 
 def ece(probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Expected calibration error on the top label, equal-width bins (Guo et al. 2017): Σ_b n_b/n |acc_b − conf_b|."""
+    """Expected calibration error on the top label, equal-width bins (Guo et al. 2017):
+    Σ_b n_b/n |acc_b − conf_b|."""
     r = reliability(probs, y, bins)
     used = r["count"] > 0
     return float(np.sum(r["count"][used] * np.abs(r["accuracy"][used] - r["confidence"][used])) / len(y))

@@ -1,4 +1,5 @@
-"""Ordered parallel map over worker processes, with progress, for CPU-bound independent items (crystal metrics, SSVI runs).
+"""Ordered parallel map over worker processes, with progress, for CPU-bound independent items (crystal
+metrics, SSVI runs).
 
 Workers must not fork a parent that holds torch's thread pools, so they come from a fork server
 that has imported only the module of the function being mapped (and through it pymatgen, SMACT,
@@ -8,8 +9,9 @@ from the preloaded fork server against 2.1 s with "spawn", which re-imports ever
 The preload is process-wide and only takes effect if no fork server is running yet; it changes
 speed, never results.
 
-The orchestration layer may route maps elsewhere with `set_backend` (tasks/orchestration/fan_out.py: Prefect task runs on
-a Dask cluster, when studies.toml's `[fan_out] runner` asks for it), so this module stays free of Prefect.
+The orchestration layer may route maps elsewhere with `set_backend` (tasks/orchestration/fan_out.py: Prefect
+task runs on a Dask cluster, when studies.toml's `[fan_out] runner` asks for it), so this module stays free of
+Prefect.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def resolve_workers(workers: int, n_items: int) -> int:
 
 
 def chunksize(total: int, workers: int) -> int:
-    """Chunks small enough for ~8 per worker (load balance, steady progress), at most 64 items (bounded latency)."""
+    """Chunks small enough for ~8 per worker (load balance, steady progress), at most 64 items (bounded
+    latency)."""
     return max(1, min(64, total // (workers * 8)))
 
 

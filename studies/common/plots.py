@@ -99,7 +99,8 @@ def histograms(
 
 
 def reliability(diagrams: Mapping[str, Mapping[str, np.ndarray]], path: Path, title: str) -> Path:
-    """Reliability diagrams side by side: accuracy per confidence bin against the diagonal, with bin counts shaded."""
+    """Reliability diagrams side by side: accuracy per confidence bin against the diagonal, with bin counts
+    shaded."""
     cols = min(3, len(diagrams))
     rows = -(-len(diagrams) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2.8 * cols, 2.7 * rows), sharey=True, squeeze=False)

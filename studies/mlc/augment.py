@@ -10,7 +10,8 @@ from torch import Tensor
 def random_shift(
     X: Tensor, image_shape: tuple[int, int], max_shift: int, generator: torch.Generator
 ) -> Tensor:
-    """Move each flattened image by its own random (dy, dx) in [-max_shift, max_shift]², filling with zeros."""
+    """Move each flattened image by its own random (dy, dx) in [-max_shift, max_shift]², filling with
+    zeros."""
     n = X.shape[0]
     h, w = image_shape
     s = max_shift

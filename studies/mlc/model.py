@@ -33,5 +33,6 @@ class MLCNet(nn.Module):
         return F.normalize(self.feature_head(h), dim=1), F.normalize(self.cluster_head(h), dim=1)
 
     def one_shot_init(self) -> None:
-        """Copy the warmed-up feature head into the cluster head, so the first Γ reflects feature similarity."""
+        """Copy the warmed-up feature head into the cluster head, so the first Γ reflects feature
+        similarity."""
         self.cluster_head.load_state_dict(self.feature_head.state_dict())

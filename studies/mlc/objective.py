@@ -53,7 +53,8 @@ def _log_matvec(K: Tensor, log_v: Tensor) -> Tensor:
 
 
 def sinkhorn_log(scores: Tensor, eta: float, n_iters: int) -> Tensor:
-    """Entropic projection of exp(scores/η) onto doubly stochastic matrices; written here, log-domain Sinkhorn.
+    """Entropic projection of exp(scores/η) onto doubly stochastic matrices; written here, log-domain
+    Sinkhorn.
 
     The scalings live in the log domain as potentials f, g with Γ = exp(f_i + S_ij/η + g_j);
     the kernel is exponentiated once (shifted by its maximum), so an iteration costs two
@@ -79,7 +80,8 @@ def membership(C: Tensor, eta: float, n_iters: int) -> Tensor:
 
 
 def tcr_loss(views: list[Tensor], eps2: float, lam: float) -> tuple[Tensor, dict[str, float]]:
-    """Warm-up loss −mean_a R(Z_a) − λ·mean cos(z_a, z̄): spread features out, keep augmented views together."""
+    """Warm-up loss −mean_a R(Z_a) − λ·mean cos(z_a, z̄): spread features out, keep augmented views
+    together."""
     rate = torch.stack([coding_rate(Z, eps2) for Z in views]).mean()
     mean_view = torch.stack(views).mean(0)
     invariance = torch.stack([F.cosine_similarity(Z, mean_view, dim=1).mean() for Z in views]).mean()

@@ -38,7 +38,8 @@ class MLCFit:
 
     @classmethod
     def from_state(cls, state: dict, in_dim: int, cfg: MLCConfig) -> MLCFit:
-        """The fit `to_state` saved, its model rebuilt on `cfg.device` in eval mode as `fit_mlc` returns it."""
+        """The fit `to_state` saved, its model rebuilt on `cfg.device` in eval mode as `fit_mlc` returns
+        it."""
         model = new_model(in_dim, cfg).to(resolve_device(cfg.device))
         model.load_state_dict(state["model"])
         return cls(model.eval(), state["Z"].numpy(), state["gamma"].numpy(), state["history"])

@@ -1,4 +1,5 @@
-"""Inputs for SSVI: digits split as in ANCHORS.md, shifted digits for the entropy test, and CIFAR for `paper`."""
+"""Inputs for SSVI: digits split as in ANCHORS.md, shifted digits for the entropy test, and CIFAR for
+`paper`."""
 
 from __future__ import annotations
 
@@ -81,9 +82,12 @@ def load_cifar(root: Path, name: str) -> dict[str, np.ndarray]:
     missing = [f for f in [*train_files, test_file] if not (base / f).is_file()]
     if missing:
         raise FileNotFoundError(
-            f"{name} not found: {base} lacks {', '.join(missing)}. Fix: download the python version of {name} "
-            f"(https://www.cs.toronto.edu/~kriz/{folder.replace('-batches', '').replace('-python', '')}-python.tar.gz) "
-            f"and unpack it into {root}; this machine cannot reach it, so the `paper` profile needs it placed by hand."
+            f"{name} not found: {base} lacks {', '.join(missing)}. "
+            f"Fix: download the python version of {name} "
+            "(https://www.cs.toronto.edu/~kriz/"
+            f"{folder.replace('-batches', '').replace('-python', '')}-python.tar.gz) "
+            f"and unpack it into {root}; this machine cannot reach it, "
+            "so the `paper` profile needs it placed by hand."
         )
 
     def read(files: list[str]) -> tuple[np.ndarray, np.ndarray]:

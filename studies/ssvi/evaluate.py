@@ -1,4 +1,5 @@
-"""Posterior predictives and the study's scores: accuracy, NLL, ECE, marginal L2 CE, the entropy shift test, cost."""
+"""Posterior predictives and the study's scores: accuracy, NLL, ECE, marginal L2 CE, the entropy shift test,
+cost."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def predict(
 
 def shift_scores(probs_in: np.ndarray, probs_shifted: np.ndarray) -> dict[str, float]:
     """Mean predictive entropy on the shifted set, its rise over in-distribution, and the AUROC of telling the
-    two apart by entropy (0.5: blind to the shift; 1: every shifted digit is less certain than every clean one)."""
+    two apart by entropy (0.5: blind to the shift; 1: every shifted digit is less certain than every clean
+    one)."""
     h_in, h_out = calibration.entropy(probs_in), calibration.entropy(probs_shifted)
     labels = np.r_[np.zeros(len(h_in)), np.ones(len(h_out))]
     return {
@@ -68,7 +70,8 @@ def shift_scores(probs_in: np.ndarray, probs_shifted: np.ndarray) -> dict[str, f
 
 
 def cost(models: Sequence[nn.Module], cfg: SSVIConfig) -> dict[str, float]:
-    """Non-zero weights and inference FLOPs per example (all members, one predictive draw; mean-weight pass too)."""
+    """Non-zero weights and inference FLOPs per example (all members, one predictive draw; mean-weight pass
+    too)."""
     shape = INPUT_SHAPES[cfg.arch]
     counts = [flops_mod.weight_count(m) for m in models]
     infer = sum(flops_mod.forward_flops(m, shape) for m in models)

@@ -46,7 +46,8 @@ def _active(layer: nn.Module, dense: bool) -> int:
 
 
 def forward_flops(model: nn.Module, input_shape: tuple[int, ...], dense: bool = False) -> int:
-    """FLOPs of one forward pass for one example (both local-reparameterisation products for Bayesian layers)."""
+    """FLOPs of one forward pass for one example (both local-reparameterisation products for Bayesian
+    layers)."""
     total = 0
     for layer, positions in _positions(model, input_shape).items():
         paths = 2 if isinstance(layer, BayesianLayer) else 1

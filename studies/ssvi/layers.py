@@ -1,4 +1,5 @@
-"""Bayesian linear and conv layers: a mean-field Gaussian on a sparse support, sampled by local reparameterisation.
+"""Bayesian linear and conv layers: a mean-field Gaussian on a sparse support, sampled by local
+reparameterisation.
 
 Each weight has q(θ_i) = N(μ_i, σ_i²) with σ = softplus(ρ) when it is in the support γ (mask 1) and is exactly
 zero otherwise (SSVI, Li et al. 2024, §3). The mask is shared by μ and ρ; masked entries get no gradient, and
@@ -119,7 +120,8 @@ class BayesianConv2d(BayesianLayer):
 
 
 def random_mask(shape: tuple[int, ...], density: float, generator: torch.Generator | None) -> torch.Tensor:
-    """Exactly round(density·n) ones (at least one) at uniformly random positions: SSVI's random initial subspace."""
+    """Exactly round(density·n) ones (at least one) at uniformly random positions: SSVI's random initial
+    subspace."""
     n = math.prod(shape)
     keep = max(1, round(density * n))
     mask = torch.zeros(n)

@@ -1,4 +1,5 @@
-"""The networks of the study, built from one layer factory so each comes as deterministic, MC-dropout or Bayesian.
+"""The networks of the study, built from one layer factory so each comes as deterministic, MC-dropout or
+Bayesian.
 
 `mlp` (64-256-256-10) and `cnn` (two 3×3 convs on 8×8 digits) are the `cpu` profile's; `resnet18` (the CIFAR
 variant: 3×3 stem, no max-pool) is the paper's. BatchNorm stays deterministic in the Bayesian ResNet, as in

@@ -1,4 +1,5 @@
-"""SSVI's support updates: remove the weakest active weights by a criterion, add as many by dense-gradient size.
+"""SSVI's support updates: remove the weakest active weights by a criterion, add as many by dense-gradient
+size.
 
 Li et al. 2024, §3.2–3.3: every ΔT iterations until T_end, each layer drops a fraction
 α/2·(1 + cos(π t / T_end)) of its s active weights, ranked by one of the criteria below, and activates the
@@ -59,7 +60,8 @@ def removal_scores(mu: torch.Tensor, sigma: torch.Tensor, criterion: str) -> tor
 
 
 def update_fraction(t: int, t_end: int, alpha: float) -> float:
-    """α/2·(1 + cos(π t / T_end)) before T_end, 0 afterwards: the share of active weights swapped at step t."""
+    """α/2·(1 + cos(π t / T_end)) before T_end, 0 afterwards: the share of active weights swapped at step
+    t."""
     if t >= t_end:
         return 0.0
     return alpha / 2 * (1 + math.cos(math.pi * t / t_end))
@@ -101,7 +103,8 @@ def update_support(
 def _clear_state(
     optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter], index: torch.Tensor
 ) -> None:
-    """Zero the optimiser's per-weight moments at `index`, so swapped weights start fresh (no stale momentum)."""
+    """Zero the optimiser's per-weight moments at `index`, so swapped weights start fresh (no stale
+    momentum)."""
     for p in params:
         for value in optimizer.state.get(p, {}).values():
             if torch.is_tensor(value) and value.shape == p.shape:

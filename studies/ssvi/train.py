@@ -30,7 +30,8 @@ EpochCallback = Callable[[dict[str, Any]], None]
 
 @dataclass
 class Trained:
-    """The fitted network(s) (several for a deep ensemble), per-epoch history and the analytic training cost."""
+    """The fitted network(s) (several for a deep ensemble), per-epoch history and the analytic training
+    cost."""
 
     models: list[nn.Module]
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -61,7 +62,8 @@ def fit(
     device: torch.device = torch.device("cpu"),
     on_epoch: EpochCallback | None = None,
 ) -> Trained:
-    """Train `cfg.method` on (X, y) under `seed`; a deep ensemble trains `ensemble_size` members on seeds seed·100+i."""
+    """Train `cfg.method` on (X, y) under `seed`; a deep ensemble trains `ensemble_size` members on seeds
+    seed·100+i."""
     start = time.perf_counter()
     if cfg.method == "ensemble":
         members = [
@@ -157,7 +159,8 @@ def posterior_summary(model: nn.Module, n_train: int) -> dict[str, float]:
 
 
 def fit_job(job: dict[str, Any]) -> dict[str, Any]:
-    """One (run, seed) of a study grid, in a worker process: the fitted weights, history and cost as plain data."""
+    """One (run, seed) of a study grid, in a worker process: the fitted weights, history and cost as plain
+    data."""
     torch.set_num_threads(job.get("threads", 1))
     cfg = SSVIConfig.from_dict(job["config"])
     trained = fit(cfg, job["X"], job["y"], job["seed"], torch.device(job.get("device", "cpu")))
