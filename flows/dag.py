@@ -9,6 +9,8 @@ import networkx as nx
 from dvc.repo import Repo
 from dvc.stage import PipelineStage
 
+from tasks.platform.errors import StudiesError
+
 
 @dataclass(frozen=True)
 class StageInfo:
@@ -20,6 +22,8 @@ class StageInfo:
     champion: dict | None = (
         None  # dvc.yaml `meta: {champion: {model, metric, goal}}`: register its model (tasks/platform/registry.py)
     )
+    upstream: tuple[str, ...] = ()  # the stages whose outputs it reads
+    outs: tuple[str, ...] = ()  # what it writes, as dvc.yaml names it (metrics and plots included)
 
 
 def stages(root: Path, study: str | None = None) -> list[StageInfo]:
@@ -39,7 +43,18 @@ def stages(root: Path, study: str | None = None) -> list[StageInfo]:
                 metrics = tuple(str(o.def_path) for o in stage.outs if o.metric)
                 meta = stage.meta or {}
                 found.append(
-                    StageInfo(name, prefix, step, metrics, meta.get("resources"), meta.get("champion"))
+                    StageInfo(
+                        name,
+                        prefix,
+                        step,
+                        metrics,
+                        meta.get("resources"),
+                        meta.get("champion"),
+                        upstream=tuple(
+                            sorted(d.name for d in graph.successors(stage) if isinstance(d, PipelineStage))
+                        ),
+                        outs=tuple(str(o.def_path) for o in stage.outs),
+                    )
                 )
     return found
 
@@ -49,7 +64,7 @@ def studies(root: Path) -> list[str]:
     return list(dict.fromkeys(s.study for s in stages(root)))
 
 
-class UnknownStudy(ValueError):
+class UnknownStudy(StudiesError):
     """A study name that dvc.yaml does not define."""
 
 
@@ -57,5 +72,8 @@ def require_studies(root: Path, names: list[str] | None) -> list[str]:
     """The studies asked for (all of dvc.yaml's when none), refusing names dvc.yaml does not define."""
     known = studies(root)
     if unknown := sorted(set(names or []) - set(known)):
-        raise UnknownStudy(f"Unknown study {', '.join(unknown)}; dvc.yaml defines: {', '.join(known)}.")
+        raise UnknownStudy(
+            f"Unknown study {', '.join(unknown)}; dvc.yaml defines: {', '.join(known)}. "
+            "Fix: name one of those."
+        )
     return list(names) if names else known

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -97,8 +98,18 @@ def test_dvc_repro_right_after_is_a_no_op(run: Any) -> None:
 
 def test_changing_an_evaluate_param_reruns_only_evaluate_and_report(run: Any) -> None:
     root, env = run["root"], run["env"]
-    out = studies(root, env, "run", "mlc", "--profile", "ci", "--set", "mlc.evaluate.rank_energy=0.9").stdout
+    proc = studies(root, env, "run", "mlc", "--profile", "ci", "--set", "mlc.evaluate.rank_energy=0.9")
+    out, log = proc.stdout, proc.stderr  # the flows' prints reach the terminal as Prefect log lines (stderr)
     assert "params.yaml: profiles.ci.mlc.evaluate.rank_energy: 0.95 → 0.9" in out
+    # The plan (DVC's verdicts, the first run's timings from MLflow), a line per stage, the report and the UI.
+    assert re.search(r"Plan \(ci\): 4 stages, 2 to run, about [\d.]+ (s|min) by their last times\.", log), log
+    assert re.search(r"mlc-train +up to date +[\d.]+ (s|min) last time", log), log
+    assert re.search(r"mlc-report +will run \(after mlc-evaluate\) +[\d.]+ (s|min) last time", log), log
+    for line in ("[1/4] mlc-prepare: cached in", "[2/4] mlc-train: cached in", "[3/4] mlc-evaluate: ran in"):
+        assert line in log, log
+    assert re.search(r"\[4/4\] mlc-report: ran in .*; nothing left to run\.", log), log
+    assert "  reports/mlc.md (mlc-report: ran)" in log, log
+    assert f"Review the runs: the MLflow UI at {run['mlflow'].tracking_uri}" in log, log
     for stage, verdict in [
         ("mlc-prepare", "cached"),
         ("mlc-train", "cached"),
