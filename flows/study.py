@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from flows import dag, progress
 from tasks.orchestration import caching, dispatch
 from tasks.orchestration.prefect_tasks import (
+    STAGES_ARTIFACT,
     dispatch_stage,
     publish_summary,
     register_champions,
@@ -31,7 +32,6 @@ from tasks.platform.project import Project, find_root
 
 # The progress of the pipeline run a study is part of (flows/pipeline.py sets it); unset when it runs alone.
 RUN_PROGRESS: ContextVar[progress.Progress | None] = ContextVar("studies_run_progress", default=None)
-STAGES_ARTIFACT = "stages.json"  # what publish_summary logs on a study run: each stage's verdict and seconds
 
 
 def run_study(root: Path, study: str, profile: str) -> dict[str, Any]:

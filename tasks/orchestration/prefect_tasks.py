@@ -20,6 +20,9 @@ from tasks.platform.project import Project
 from tasks.platform.redact import redact_url
 from tasks.platform.versioning import DvcError, dvc_pull, run_dvc
 
+# Logged on each study run: every stage's verdict and seconds (the next run's plan reads it).
+STAGES_ARTIFACT = "stages.json"
+
 
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry network and DVC hiccups, not bad input: a failed checksum fails the same way twice."""
@@ -102,7 +105,7 @@ def publish_summary(
     tracking.configure(project)
     with mlflow.start_run(run_id=parent_run_id):
         mlflow.log_metrics(metrics)
-        mlflow.log_dict({"stages": results}, "stages.json")
+        mlflow.log_dict({"stages": results}, STAGES_ARTIFACT)
     lines = [
         f"# {study} — profile `{profile}`",
         "",
