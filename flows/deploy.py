@@ -12,20 +12,27 @@ from prefect import serve
 
 from flows import dag
 from flows.pipeline import pipeline
+from tasks.platform.errors import StudiesError
+
+
+class ScheduleError(StudiesError):
+    """The schedule options and params.yaml do not give exactly one valid schedule."""
 
 
 def schedule_from(params_doc: dict[str, Any], cron: str | None, interval: float | None) -> dict[str, Any]:
     """`--cron`/`--interval` win over params.yaml's `schedule.cron`; exactly one schedule, checked here."""
     if cron and interval:
-        raise ValueError("Give --cron or --interval, not both.")
+        raise ScheduleError("--cron and --interval both given.", fix="give one of them.")
     if interval is not None:
         if interval <= 0:
-            raise ValueError(f"--interval {interval}: must be a positive number of seconds.")
+            raise ScheduleError(
+                f"--interval {interval}: not a positive number of seconds.", fix="pass e.g. --interval 3600."
+            )
         return {"interval": timedelta(seconds=interval)}
     cron = cron or (params_doc.get("schedule") or {}).get("cron")
     if not cron:
-        raise ValueError(
-            'No schedule: set `schedule: {cron: "0 3 * * *"}` in params.yaml or pass --cron/--interval.'
+        raise ScheduleError(
+            'No schedule. Fix: set `schedule: {cron: "0 3 * * *"}` in params.yaml or pass --cron/--interval.'
         )
     return {"cron": cron}
 

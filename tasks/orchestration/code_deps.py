@@ -21,7 +21,8 @@ from tasks.platform.project import find_root
 
 PACKAGES = ("studies", "tasks")
 # Runner infrastructure every stage goes through and that records rather than computes (the stage
-# context, MLflow tags, paths, params lookup, DVC hashes, this module, which resume fingerprints use):
+# context, MLflow tags, paths, params lookup, DVC hashes, the error base, this module, which resume
+# fingerprints use):
 # a change there must not rerun every stage.
 INFRASTRUCTURE = frozenset(
     {
@@ -30,6 +31,7 @@ INFRASTRUCTURE = frozenset(
         "tasks/platform/project.py",
         "tasks/platform/params.py",
         "tasks/platform/versioning.py",
+        "tasks/platform/errors.py",
         "tasks/orchestration/code_deps.py",
     }
 )

@@ -42,14 +42,14 @@ from tasks.orchestration.repro import (
     worker_id,
 )  # the same `dvc repro` call as in-process
 from tasks.platform import tracking
+from tasks.platform.errors import StudiesError
 from tasks.platform.project import Project
 from tasks.platform.redact import redact_url
+from tasks.platform.settings import DISPATCH_ENV
 from tasks.platform.versioning import dvc_pull, run_dvc
 
-DISPATCH_ENV = "STUDIES_DISPATCH"
 
-
-class WorkerError(RuntimeError):
+class WorkerError(StudiesError):
     """A dispatched step cannot run: no worker, another code version on it, or every attempt lost."""
 
 

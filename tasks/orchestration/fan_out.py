@@ -24,13 +24,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from studies.common import parallel
+from tasks.platform.errors import StudiesError
+from tasks.platform.settings import ADDRESS_ENV, RUNNER_ENV
 
-RUNNER_ENV = "STUDIES_TASK_RUNNER"
-ADDRESS_ENV = "STUDIES_DASK_ADDRESS"
 RUNNERS = ("dask",)
 
 
-class FanOutError(ValueError):
+class FanOutError(StudiesError):
     """The configured task runner is unknown or cannot be reached."""
 
 

@@ -16,6 +16,7 @@ from prefect import get_run_logger
 
 from tasks.orchestration.caching import stage_key
 from tasks.platform import tracking
+from tasks.platform.project import ROOT_ENV
 from tasks.platform.versioning import run_dvc
 
 WORKER_NAME_ENV = "STUDIES_WORKER_NAME"
@@ -48,7 +49,7 @@ def repro(root: Path, stage: str, env: dict[str, str]) -> dict[str, Any]:
     env = {
         tracking.EXECUTOR_ENV: executor(),
         **env,
-        "STUDIES_ROOT": str(root),
+        ROOT_ENV: str(root),
     }  # the checkout it runs in, flow's or worker's
     out = run_dvc(root, "repro", "--single-item", stage, env={**os.environ, **env}, stream=True)
     seconds = time.perf_counter() - start

@@ -16,6 +16,7 @@ from typing import Any
 from tasks.orchestration import fan_out
 from tasks.platform import params as params_mod
 from tasks.platform import tracking
+from tasks.platform.errors import UsageError
 from tasks.platform.project import Project
 
 
@@ -37,7 +38,7 @@ def study_steps(study: str) -> dict[str, StageFn]:
     try:
         module = importlib.import_module(f"tasks.stages.{study}")
     except ModuleNotFoundError as exc:
-        raise ValueError(f"No stage package tasks/stages/{study}/ for study '{study}'.") from exc
+        raise UsageError(f"No stage package tasks/stages/{study}/ for study '{study}'.") from exc
     return module.STEPS
 
 
@@ -59,7 +60,7 @@ def _run_tracked(
 ) -> None:
     steps = study_steps(study)
     if step not in steps:
-        raise ValueError(f"Study '{study}' has no step '{step}'; it has: {', '.join(steps)}.")
+        raise UsageError(f"Study '{study}' has no step '{step}'; it has: {', '.join(steps)}.")
     params = params_mod.study_params(project.params_file, study, profile)
     ctx = StageContext(project, study, step, profile, params, inputs, outputs)
     for path in outputs.values():

@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tasks.platform.errors import StudiesError
+
 LOCK_FILE = ".studies-run.lock"
 
 
-class CheckoutBusy(RuntimeError):
+class CheckoutBusy(StudiesError):
     """Another pipeline process holds this checkout."""
 
 

@@ -9,6 +9,7 @@ exactly that run and `git diff params.yaml` shows what changed.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import tempfile
 from collections.abc import Mapping
@@ -16,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from tasks.platform.errors import StudiesError
 
 _yaml = YAML()  # round-trip: keeps comments and order when we write back
 
 
-class ParamsError(ValueError):
+class ParamsError(StudiesError):
     """A profile or key that params.yaml does not define."""
 
 
@@ -36,18 +40,33 @@ def resolve(doc: Mapping[str, Any], profile: str | None = None) -> dict[str, Any
     if name not in profiles:
         raise ParamsError(
             f"Unknown profile '{name}'. params.yaml defines: {', '.join(profiles)}. "
-            "Pick one of those with --profile, or add a block under `profiles:`."
+            "Fix: pick one of those with --profile, or add a block under `profiles:`."
         )
     return _plain(profiles[name])
 
 
 def study_params(path: Path, study: str, profile: str | None = None) -> dict[str, Any]:
-    params = resolve(load(path), profile)
+    doc = load(path)
+    params = resolve(doc, profile)
     if study not in params:
+        name = profile or doc["profile"]
         raise ParamsError(
-            f"Profile has no `{study}` block in {path}; add one under profiles.<profile>.{study}."
+            f"Profile '{name}' has no `{study}` block in {path} (it has: {', '.join(params)}). "
+            f"Fix: name one of those, or add a block under profiles.{name}.{study}."
         )
     return params[study]
+
+
+def filled(given: Mapping[str, Any], record: Any) -> CommentedMap:
+    """A config record (a frozen dataclass the stage builds from `given`) as a params block, each value that
+    `given` leaves to the record's default marked `# default`: `studies params` shows what runs, and why."""
+    out = CommentedMap()
+    out.fa.set_block_style()
+    for key, value in dataclasses.asdict(record).items():
+        out[key] = value
+        if key not in given:
+            out.yaml_add_eol_comment("default", key, column=0)
+    return out
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -56,7 +75,9 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise ParamsError(f"Override '{pair}' is not key=value; write e.g. --set mlc.train.mlc_steps=50.")
+            raise ParamsError(
+                f"Override '{pair}' is not key=value. Fix: write e.g. --set mlc.train.mlc_steps=50."
+            )
         out[key.strip()] = YAML(typ="safe").load(raw) if raw.strip() else None
     return out
 
@@ -93,7 +114,7 @@ def apply(path: Path, profile: str, overrides: Mapping[str, Any]) -> list[str]:
 def _missing(key: str, profile: str, part: str) -> str:
     return (
         f"--set {key}: profile '{profile}' has no '{part}' there. "
-        f"Check the spelling against params.yaml (profiles.{profile}...)."
+        f"Fix: check the spelling against params.yaml (profiles.{profile}...)."
     )
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tasks.platform.errors import StudiesError
+
 SERVED_ENV = "STUDIES_SERVED"
 ALLOWED_ENV = "STUDIES_ALLOWED_PATHS"
 
 
-class PathNotAllowed(ValueError):
+class PathNotAllowed(StudiesError):
     """A served path option points outside the allowed folders."""
 
 

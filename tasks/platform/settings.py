@@ -13,8 +13,15 @@ import re
 import tomllib
 from pathlib import Path
 
+from tasks.platform.errors import StudiesError
+from tasks.platform.paths import ALLOWED_ENV
+
 CONFIG_ENV = "STUDIES_CONFIG"
 CONFIG_FILE = "studies.toml"
+# Read by tasks/orchestration: dispatch.py (pools whose steps go to workers) and fan_out.py (task runner).
+DISPATCH_ENV = "STUDIES_DISPATCH"
+RUNNER_ENV = "STUDIES_TASK_RUNNER"
+ADDRESS_ENV = "STUDIES_DASK_ADDRESS"
 
 # (section, key) -> the environment variables it sets, with what each one is for (printed by `studies config`).
 KEYS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
@@ -37,20 +44,20 @@ KEYS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
         "S3-compatible object storage (MinIO, Ceph, ...)",
     ),
     ("dispatch", "pools"): (
-        ("STUDIES_DISPATCH",),
+        (DISPATCH_ENV,),
         "resources whose steps go to `studies worker --pool` workers",
     ),
-    ("fan_out", "runner"): (("STUDIES_TASK_RUNNER",), "Prefect task runner for parallel evaluation: dask"),
+    ("fan_out", "runner"): ((RUNNER_ENV,), "Prefect task runner for parallel evaluation: dask"),
     ("fan_out", "address"): (
-        ("STUDIES_DASK_ADDRESS",),
+        (ADDRESS_ENV,),
         "scheduler of an existing Dask cluster (tcp://host:8786)",
     ),
     ("data", "mirror"): (("STUDIES_DATA_MIRROR",), "folder of CDVAE-format datasets for `studies ingest`"),
-    ("serve", "allowed_paths"): (("STUDIES_ALLOWED_PATHS",), "folders path options may name when served"),
+    ("serve", "allowed_paths"): ((ALLOWED_ENV,), "folders path options may name when served"),
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(StudiesError):
     """studies.toml (or $STUDIES_CONFIG) cannot be used as written."""
 
 

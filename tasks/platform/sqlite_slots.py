@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+from tasks.platform.errors import StudiesError
+
 # Measured here (benchmarks/sqlite_limit.py, `ci` runs sharing one SQLite store and a SQLite Prefect server):
 # 2 at once: 1 of 2 failed (MLflow's SQLite store set-up raced: CircularDependencyError); 4 at once: 3 of 4
 # failed ("database is locked"). So one run at a time; STUDIES_SQLITE_MAX_RUNS raises it at your own risk.
@@ -20,7 +22,7 @@ SQLITE_MAX_RUNS = 1
 LIMIT_ENV = "STUDIES_SQLITE_MAX_RUNS"
 
 
-class SqliteBusy(RuntimeError):
+class SqliteBusy(StudiesError):
     """Every run slot of the SQLite store is taken (or the cap is malformed)."""
 
 
@@ -39,7 +41,10 @@ def limit() -> int:
     if value is None:
         return SQLITE_MAX_RUNS
     if not value.isdigit() or int(value) < 1:
-        raise SqliteBusy(f"{LIMIT_ENV}={value}: expected a positive whole number of runs.")
+        raise SqliteBusy(
+            f"{LIMIT_ENV}={value}: not a positive whole number of runs. "
+            "Fix: set it to 1 or more, or unset it."
+        )
     return int(value)
 
 

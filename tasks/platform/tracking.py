@@ -21,9 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import mlflow
 
+from tasks.platform.errors import StudiesError
 from tasks.platform.project import Project
 from tasks.platform.redact import redact_url
-from tasks.platform.versioning import DvcError
 
 PARENT_RUN_ENV = "STUDIES_PARENT_RUN_ID"
 FLOW_RUN_ENV = "STUDIES_FLOW_RUN_ID"
@@ -40,9 +40,9 @@ HTTP_DEFAULTS = {
 }
 
 
-class TrackingUnavailable(DvcError):
-    """The MLflow tracking server stopped answering during a run. A DvcError because it surfaces where a stage's
-    `dvc repro` fails, and every caller that reports a failed stage must report this one too."""
+class TrackingUnavailable(StudiesError):
+    """The MLflow tracking server stopped answering during a run: the message names the server, the fix
+    says how to resume."""
 
 
 def configure(project: Project) -> None:

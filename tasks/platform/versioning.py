@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from tasks.platform.errors import StudiesError
+
 if TYPE_CHECKING:
     from dvc.repo import Repo
     from dvc_data.hashfile.db import HashFileDB
@@ -28,11 +30,11 @@ if TYPE_CHECKING:
 DATA_DVC = "data.dvc"
 
 
-class DvcError(RuntimeError):
+class DvcError(StudiesError):
     """A DVC command failed; the message carries its command line and DVC's own explanation."""
 
 
-class DataNotIngestedError(FileNotFoundError):
+class DataNotIngestedError(StudiesError):
     """The project has no data.dvc yet."""
 
 

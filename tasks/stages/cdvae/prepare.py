@@ -17,13 +17,14 @@ import numpy as np
 import polars as pl
 
 from studies.cdvae.dataset import Scaler, prepare_table, scaled_lattice
-from tasks.data.sources import DATASETS
+from tasks.data.crystal_sets import CRYSTAL_SETS as DATASETS
 from tasks.orchestration.stage_runner import StageContext
+from tasks.platform.errors import StudiesError
 
 SPLITS = ("train", "val", "test")
 
 
-class SplitError(ValueError):
+class SplitError(StudiesError):
     """A split specification that names a missing file or overlapping fractions."""
 
 
@@ -34,9 +35,10 @@ def source_table(data: Path, dataset: str, split_file: str) -> pl.DataFrame:
             sorted(p.stem for p in (data / dataset).glob("*.parquet")) if (data / dataset).is_dir() else []
         )
         raise SplitError(
-            f"{path} does not exist (present for {dataset}: {', '.join(present) or 'nothing'}). Fix: ingest it "
-            f"(`studies ingest --datasets {dataset} --online` fetches the official splits), or choose splits from "
-            "the files present, as the cpu profile does: cdvae.prepare.splits.train = {from: val, fraction: [0, 0.9]}."
+            f"{path} does not exist (present for {dataset}: {', '.join(present) or 'nothing'}). Fix: ingest "
+            f"it (`studies ingest --dataset {dataset} --online` fetches the official splits), or choose splits "
+            "from the files present, as the cpu profile does: "
+            "cdvae.prepare.splits.train = {from: val, fraction: [0, 0.9]}."
         )
     return pl.read_parquet(path)
 

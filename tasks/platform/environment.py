@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 
 from tasks.platform import settings
-from tasks.platform.project import Project
+from tasks.platform.project import ROOT_ENV, Project
 
 
 def configure(project: Project) -> None:
     settings.apply(project.root)
     defaults = {
-        "STUDIES_ROOT": str(project.root),
+        ROOT_ENV: str(project.root),
         "PREFECT_HOME": str(project.prefect_home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
@@ -37,3 +37,11 @@ def configure(project: Project) -> None:
     bin_dir = str(Path(sys.executable).parent)
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def current_project() -> Project:
+    """The project a `studies` command works in (cwd or $STUDIES_ROOT), its defaults set: the first call of
+    every command, in flows/ or in a study's own cli.py, before anything imports Prefect or MLflow."""
+    project = Project.here()
+    configure(project)
+    return project
