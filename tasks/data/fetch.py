@@ -17,8 +17,7 @@ from pathlib import Path
 
 from tasks.data.declaration import Copy, Dataset, Fetched, IngestError, SourceFile
 from tasks.data.pins import digest, pin_matches
-
-MIRROR_ENV = "STUDIES_DATA_MIRROR"
+from tasks.platform.settings import MIRROR_ENV
 
 
 @dataclass(frozen=True)

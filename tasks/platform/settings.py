@@ -22,6 +22,7 @@ CONFIG_FILE = "studies.toml"
 DISPATCH_ENV = "STUDIES_DISPATCH"
 RUNNER_ENV = "STUDIES_TASK_RUNNER"
 ADDRESS_ENV = "STUDIES_DASK_ADDRESS"
+MIRROR_ENV = "STUDIES_DATA_MIRROR"  # read by tasks/data/fetch.py: the offline copy of the datasets
 
 # (section, key) -> the environment variables it sets, with what each one is for (printed by `studies config`).
 KEYS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
@@ -52,7 +53,7 @@ KEYS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
         (ADDRESS_ENV,),
         "scheduler of an existing Dask cluster (tcp://host:8786)",
     ),
-    ("data", "mirror"): (("STUDIES_DATA_MIRROR",), "folder of CDVAE-format datasets for `studies ingest`"),
+    ("data", "mirror"): ((MIRROR_ENV,), "offline copy of the declared datasets for `studies ingest`"),
     ("serve", "allowed_paths"): ((ALLOWED_ENV,), "folders path options may name when served"),
 }
 
