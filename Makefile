@@ -1,5 +1,5 @@
 # The two entry points of the README. Both set up first (quick when already done).
-.PHONY: setup run test reliability
+.PHONY: setup run test lint format reliability
 setup:
 	@scripts/setup.sh
 
@@ -8,9 +8,18 @@ run: setup
 	.venv/bin/studies run --profile cpu
 
 # The test suite (fast + end-to-end on the `ci` profile; slow tests: add PYTEST_ARGS='-m slow').
-test: setup
+test: setup lint
 	@scripts/test-tools.sh
 	.venv/bin/pytest $(PYTEST_ARGS)
+
+# The tree stays formatted and lint-clean (ruff settings in pyproject.toml); `make format` fixes what it can.
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: setup
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
 
 # reports/reliability.md: the load, fault, bad-input and security tests, with their figures (about 30 min; QUICK=1: no 20-run load).
 reliability: setup
