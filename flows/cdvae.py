@@ -1,4 +1,5 @@
-"""The CDVAE study's flow (stages `cdvae-*` in dvc.yaml); train, reconstruct and generate carry the `gpu` tag."""
+"""The CDVAE study's flow (stages `cdvae-*` in dvc.yaml); train, reconstruct and generate carry the `gpu`
+tag."""
 
 from flows.study import make_study_flow
 

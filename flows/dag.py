@@ -19,9 +19,8 @@ class StageInfo:
     step: str
     metrics: tuple[str, ...]
     resources: str | None = None  # dvc.yaml `meta: {resources: gpu}`: a step that wants an accelerator
-    champion: dict | None = (
-        None  # dvc.yaml `meta: {champion: {model, metric, goal}}`: register its model (tasks/platform/registry.py)
-    )
+    # dvc.yaml `meta: {champion: {model, metric, goal}}`: register its model (tasks/platform/registry.py)
+    champion: dict | None = None
     upstream: tuple[str, ...] = ()  # the stages whose outputs it reads
     outs: tuple[str, ...] = ()  # what it writes, as dvc.yaml names it (metrics and plots included)
 

@@ -64,5 +64,6 @@ def deployments(root: Path, profile: str, schedule: dict[str, Any], studies: lis
 def serve_forever(
     root: Path, profile: str, schedule: dict[str, Any], studies: list[str] | None = None
 ) -> None:
-    """Serve the deployments; `limit=1`: runs of one workspace never overlap (they share results/ and dvc.lock)."""
+    """Serve the deployments; `limit=1`: runs of one workspace never overlap (they share results/ and
+    dvc.lock)."""
     serve(*deployments(root, profile, schedule, studies), limit=1)

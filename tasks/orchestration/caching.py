@@ -1,8 +1,8 @@
 """Prefect cache keys for pipeline steps: what a step reads, so an unchanged step is a cache hit across runs.
 
-A step's key hashes the DVC hashes of its inputs (data and upstream outputs, as DVC itself computes them),
-the values of its params, its command, and the source of every module it calls (tasks/orchestration/code_deps.py follows
-the imports into studies/, so touching a helper changes exactly the keys of the steps that import it).
+A step's key hashes the DVC hashes of its inputs (data and upstream outputs, as DVC itself computes them), the
+values of its params, its command, and the source of every module it calls (tasks/orchestration/code_deps.py
+follows the imports into studies/, so touching a helper changes exactly the keys of the steps that import it).
 
 A hit is only safe when the workspace holds what the step produced: when DVC says the stage is not up to
 date (outputs missing or edited, inputs changed since dvc.lock), the flow refreshes the cache entry instead
@@ -27,13 +27,15 @@ def _collect(repo: Repo, stage_name: str):
 
 
 def stage_key(root: Path, stage_name: str) -> str:
-    """sha256 over the stage's command, input hashes, param values and code; inputs that are absent count as such."""
+    """sha256 over the stage's command, input hashes, param values and code; inputs that are absent count as
+    such."""
     with Repo(str(root)) as repo, repo.lock:
         stage = _collect(repo, stage_name)
         inputs: dict[str, Any] = {}
         for dep in stage.deps:
             try:
-                # the value only: DVC names the same md5 `md5-dos2unix` or `md5` depending on dvc.lock's history
+                # the value only: DVC names the same md5 `md5-dos2unix` or `md5` depending on dvc.lock's
+                # history
                 inputs[str(dep)] = dep.get_hash().value
             except Exception as exc:  # noqa: BLE001 - a missing or unreadable input is part of the state, not an error here
                 inputs[str(dep)] = f"unavailable: {type(exc).__name__}"
@@ -54,7 +56,8 @@ def code_hashes(root: Path, stage_name: str) -> dict[str, str]:
 
 
 def needs_refresh(root: Path, stage_name: str) -> bool:
-    """True when DVC would not call the stage up to date: then its cached Prefect result must not be trusted."""
+    """True when DVC would not call the stage up to date: then its cached Prefect result must not be
+    trusted."""
     with Repo(str(root)) as repo, repo.lock:
         return bool(_collect(repo, stage_name).changed())
 

@@ -1,4 +1,5 @@
-"""The source files each pipeline step runs, found from its imports: the one source of truth for dvc.yaml's code deps.
+"""The source files each pipeline step runs, found from its imports: the one source of truth for \
+dvc.yaml's code deps.
 
 A step's code deps are the `.py` files under `studies/` and `tasks/` that its
 function's module imports, transitively. They are read statically with `ast`
@@ -51,7 +52,8 @@ def _module_file(root: Path, module: str) -> Path | None:
 
 
 def _is_registry(rel: str) -> bool:
-    """`tasks/stages/<study>/__init__.py` imports every step of its study, so following it would make each step depend on all."""
+    """`tasks/stages/<study>/__init__.py` imports every step of its study, so following it would make each
+    step depend on all."""
     parts = rel.split("/")
     return len(parts) == 4 and parts[:2] == ["tasks", "stages"] and parts[3] == "__init__.py"
 
@@ -99,7 +101,8 @@ def _imported_modules(root: Path, path: Path, tree: ast.Module) -> set[str]:
 
 
 def step_module(root: Path, study: str, step: str) -> str:
-    """The module defining `tasks.stages.<study>.STEPS[step]`, read from the registry's imports (equal to the function's `__module__`)."""
+    """The module defining `tasks.stages.<study>.STEPS[step]`, read from the registry's imports (equal to the
+    function's `__module__`)."""
     registry = root / "tasks" / "stages" / study / "__init__.py"
     if not registry.is_file():
         raise ValueError(f"No step registry {registry.relative_to(root)} for study '{study}'.")
@@ -121,7 +124,8 @@ def step_module(root: Path, study: str, step: str) -> str:
                 }
     if step not in steps:
         raise ValueError(
-            f"Study '{study}' has no step '{step}' in {registry.relative_to(root)}; it has: {', '.join(steps)}."
+            f"Study '{study}' has no step '{step}' in {registry.relative_to(root)}; it has: "
+            f"{', '.join(steps)}."
         )
     fn = steps[step]
     if not (isinstance(fn, ast.Name) and fn.id in origin):
@@ -132,7 +136,8 @@ def step_module(root: Path, study: str, step: str) -> str:
 
 
 def step_sources(root: Path, study: str, step: str) -> list[str]:
-    """Sorted project-relative paths of the studies/ and tasks/ files that step's function imports, transitively."""
+    """Sorted project-relative paths of the studies/ and tasks/ files that step's function imports,
+    transitively."""
     found: set[str] = set()
     queue = _with_ancestors(step_module(root, study, step))
     seen: set[Path] = set()
@@ -142,7 +147,8 @@ def step_sources(root: Path, study: str, step: str) -> list[str]:
             continue
         seen.add(path)
         rel = path.relative_to(root).as_posix()
-        # Neither registries nor infrastructure are followed or listed (reasons at _is_registry and INFRASTRUCTURE).
+        # Neither registries nor infrastructure are followed or listed (reasons at _is_registry and
+        # INFRASTRUCTURE).
         if _is_registry(rel) or rel in INFRASTRUCTURE:
             continue
         tree = ast.parse(path.read_text(), str(path))
@@ -207,7 +213,8 @@ def report(bad: dict[str, tuple[list[str], list[str]]]) -> str:
 
 
 def write(root: Path) -> list[str]:
-    """Rewrite each stage's code deps in dvc.yaml to its sources (after its other deps); returns the changed stages."""
+    """Rewrite each stage's code deps in dvc.yaml to its sources (after its other deps); returns the changed
+    stages."""
     yaml = _yaml()
     dvc_yaml = root / "dvc.yaml"
     doc = yaml.load(dvc_yaml)

@@ -1,8 +1,9 @@
-"""Steps with `meta.resources: <pool>` in dvc.yaml (training, Langevin generation: `gpu`) on that pool's workers.
+"""Steps with `meta.resources: <pool>` in dvc.yaml (training, Langevin generation: `gpu`) on that pool's
+workers.
 
-A pool is used when configured (`STUDIES_DISPATCH=gpu`, or `--dispatch gpu` on `studies run`/`serve`); otherwise
-the step runs in the flow's process. Workers are Prefect task workers (`studies worker --pool gpu`), each in its
-own checkout; nothing is exchanged through a shared folder:
+A pool is used when configured (`STUDIES_DISPATCH=gpu`, or `--dispatch gpu` on `studies run`/`serve`);
+otherwise the step runs in the flow's process. Workers are Prefect task workers (`studies worker --pool gpu`),
+each in its own checkout; nothing is exchanged through a shared folder:
 
 - the flow pushes the step's inputs to the DVC remote and sends its params.yaml and dvc.lock (a few KB) as the
   task's parameters, which Prefect keeps in its result storage;
@@ -10,10 +11,10 @@ own checkout; nothing is exchanged through a shared folder:
   pushes the outputs and returns the step's dvc.lock entry through the result storage;
 - the flow records that entry in its dvc.lock and pulls the outputs.
 
-A worker that dies (kill -9) leaves its task run Running and its websocket closed: the flow notices the worker is
-gone, marks the attempt Crashed and submits it again, and the next worker resumes from the step's checkpoint.
-The task carries the pool's tag, so Prefect's tag concurrency limit (leased, so a dead holder's slot expires)
-keeps two jobs off one GPU.
+A worker that dies (kill -9) leaves its task run Running and its websocket closed: the flow notices the worker
+is gone, marks the attempt Crashed and submits it again, and the next worker resumes from the step's
+checkpoint. The task carries the pool's tag, so Prefect's tag concurrency limit (leased, so a dead holder's
+slot expires) keeps two jobs off one GPU.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def configured_pools() -> set[str]:
 
 
 def run_on_worker(request: dict[str, Any]) -> dict[str, Any]:
-    """Reproduce one stage in this worker's checkout from the flow's params and lock; returns its new lock entry."""
+    """Reproduce one stage in this worker's checkout from the flow's params and lock; returns its new lock
+    entry."""
     root, stage = Project.here().root, request["stage"]
     if (mine := workspace_code(root, stage)) != request["code"]:
         differ = sorted(k for k in set(mine) | set(request["code"]) if mine.get(k) != request["code"].get(k))
@@ -91,14 +93,15 @@ def _remote_run_name() -> str:
 
 
 def remote_task(pool: str) -> Task:
-    """The pool's task, tagged with the pool (concurrency limit). Prefect keys a task by its function's name and
-    code, so each pool gets its own named function: a pool's workers receive only its steps."""
+    """The pool's task, tagged with the pool (concurrency limit). Prefect keys a task by its function's name
+    and code, so each pool gets its own named function: a pool's workers receive only its steps."""
 
     def run(request: dict[str, Any]) -> dict[str, Any]:
         return run_on_worker(request)
 
     run.__name__ = run.__qualname__ = f"reproduce_on_{pool}"
-    # Task workers cache by inputs whatever the task says; each request carries a fresh id, so an attempt always runs.
+    # Task workers cache by inputs whatever the task says; each request carries a fresh id, so an attempt
+    # always runs.
     return Task(
         run, name=f"reproduce-on-{pool}", task_run_name=_remote_run_name, tags={pool}, persist_result=True
     )
@@ -123,7 +126,8 @@ def input_targets(root: Path, stage: str) -> list[str]:
 
 
 def dispatch(root: Path, stage: str, pool: str, env: dict[str, str], retries: int = 2) -> dict[str, Any]:
-    """Run `stage` on a worker of `pool`; resubmit when the worker dies; leave the outputs in this workspace."""
+    """Run `stage` on a worker of `pool`; resubmit when the worker dies; leave the outputs in this
+    workspace."""
     logger = get_run_logger()
     inputs = input_targets(root, stage)
     run_dvc(root, "push", *inputs)
@@ -160,7 +164,8 @@ API_OUTAGE_LIMIT = 300.0  # seconds the flow waits for an unreachable Prefect AP
 
 
 def api_outage(exc: Exception) -> bool:
-    """Whether `exc` means the Prefect API is down or restarting (no answer, or a 5xx), not that a request was wrong."""
+    """Whether `exc` means the Prefect API is down or restarting (no answer, or a 5xx), not that a request was
+    wrong."""
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code >= 500
     return isinstance(exc, (httpx.TransportError, OSError))
@@ -177,8 +182,9 @@ def watch(
 ) -> bool:
     """Wait for the task run to end; False (and the run marked Crashed) when its worker left while running it.
 
-    A Prefect server that restarts meanwhile is waited for, up to `outage_limit` seconds: the worker keeps training
-    and reconnects, so the outage is no sign that it left (its grace starts again once the API answers)."""
+    A Prefect server that restarts meanwhile is waited for, up to `outage_limit` seconds: the worker keeps
+    training and reconnects, so the outage is no sign that it left (its grace starts again once the API
+    answers)."""
     logger = get_run_logger()
     waiting_since, gone_since, down_since = time.monotonic(), None, None
     with get_client(sync_client=True) as client:
@@ -256,7 +262,8 @@ def api_gone(exc: Exception, down_for: float, pool: str) -> WorkerError:
 
 
 def record_lock(root: Path, stage: str, entry: dict[str, Any]) -> None:
-    """Write the worker's lock entry for `stage` into this workspace's dvc.lock (atomically), keeping the rest."""
+    """Write the worker's lock entry for `stage` into this workspace's dvc.lock (atomically), keeping the
+    rest."""
     path = root / "dvc.lock"
     lock = yaml.safe_load(path.read_text()) if path.exists() else {"schema": "2.0", "stages": {}}
     lock.setdefault("stages", {})[stage] = entry
@@ -269,10 +276,12 @@ def record_lock(root: Path, stage: str, entry: dict[str, Any]) -> None:
 
 
 def serve_pool(pool: str, name: str | None = None, slots: int | None = None) -> None:
-    """Serve the pool's steps from this checkout, `slots` at a time (default: one per visible GPU, at least one).
+    """Serve the pool's steps from this checkout, `slots` at a time (default: one per visible GPU, at least
+    one).
 
-    Also creates the pool's tag concurrency limit with the same number when the server has none, so runs in the
-    flow's own process and on every worker share the GPUs; a limit set by hand (a team's total) is left alone."""
+    Also creates the pool's tag concurrency limit with the same number when the server has none, so runs in
+    the flow's own process and on every worker share the GPUs; a limit set by hand (a team's total) is left
+    alone."""
     import torch
     from prefect.task_worker import serve
 
@@ -280,8 +289,8 @@ def serve_pool(pool: str, name: str | None = None, slots: int | None = None) -> 
     os.environ[WORKER_NAME_ENV] = name or worker_id()
     limit = ensure_concurrency_limit(pool, slots)
     print(
-        f"worker {os.environ[WORKER_NAME_ENV]} ({worker_id()}) serving pool {pool!r}: {slots} at a time here, "
-        f"tag concurrency limit {pool!r} = {limit} on the server",
+        f"worker {os.environ[WORKER_NAME_ENV]} ({worker_id()}) serving pool {pool!r}: {slots} at a time "
+        f"here, tag concurrency limit {pool!r} = {limit} on the server",
         flush=True,
     )
     task = remote_task(pool)
@@ -292,8 +301,9 @@ def serve_pool(pool: str, name: str | None = None, slots: int | None = None) -> 
 
 
 def report_connection(task_key: str, poll: float = 2.0) -> None:
-    """Say in the worker's log when the Prefect API goes away and when the server lists this worker again. Prefect's
-    task worker reconnects its websocket silently; whoever restarts the server wants to see the worker come back."""
+    """Say in the worker's log when the Prefect API goes away and when the server lists this worker again.
+    Prefect's task worker reconnects its websocket silently; whoever restarts the server wants to see the
+    worker come back."""
     from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
     listed_once, lost_since = False, None
@@ -323,8 +333,8 @@ def report_connection(task_key: str, poll: float = 2.0) -> None:
             elif listed_once and lost_since is None:
                 lost_since = time.monotonic()
                 print(
-                    f"worker {worker_id()}: lost the Prefect API {api_address()} ({reason}); the running step goes on, "
-                    "reconnecting",
+                    f"worker {worker_id()}: lost the Prefect API {api_address()} ({reason}); the running "
+                    "step goes on, reconnecting",
                     flush=True,
                 )
 

@@ -1,4 +1,5 @@
-"""Fan `ordered_map` out as Prefect task runs on a Dask cluster, when studies.toml's `[fan_out] runner` asks for it.
+"""Fan `ordered_map` out as Prefect task runs on a Dask cluster, when studies.toml's `[fan_out] runner` asks
+for it.
 
 `STUDIES_TASK_RUNNER=dask` (studies.toml `[fan_out] runner = "dask"`) sends every multi-worker map of a
 stage (CDVAE structure matching and fingerprints, SSVI's run × seed fits) through prefect_dask's
@@ -35,7 +36,8 @@ class FanOutError(StudiesError):
 
 
 def backend_from_env() -> parallel.Backend | None:
-    """The backend $STUDIES_TASK_RUNNER names (None when unset); an unknown name is refused, naming the known ones."""
+    """The backend $STUDIES_TASK_RUNNER names (None when unset); an unknown name is refused, naming the known
+    ones."""
     runner = os.environ.get(RUNNER_ENV, "").strip()
     if not runner:
         return None

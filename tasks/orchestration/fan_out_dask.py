@@ -1,5 +1,6 @@
-"""The Dask backend that tasks/orchestration/fan_out.py picks: chunks of an `ordered_map` as Prefect task runs through prefect_dask's
-DaskTaskRunner. A module of its own so that stages which do not fan out never import Prefect or Dask."""
+"""The Dask backend that tasks/orchestration/fan_out.py picks: chunks of an `ordered_map` as Prefect task runs
+through prefect_dask's DaskTaskRunner. A module of its own so that stages which do not fan out never import
+Prefect or Dask."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ class DaskFanOut:
         emit: Callable[[int, R], None],
     ) -> None:
         name = getattr(getattr(fn, "func", fn), "__name__", "map")
-        # the settings travel to the workers with each task run; the runs belong to no flow run, and say so quietly
+        # the settings travel to the workers with each task run; the runs belong to no flow run, and say so
+        # quietly
         settings = {PREFECT_API_URL: self.api_url(), PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW: "ignore"}
         with temporary_settings(settings), self.runner(workers) as runner:
             # chunks sized for the slots the cluster has (one at an address may have more than `workers`)

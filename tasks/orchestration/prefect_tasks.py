@@ -58,13 +58,15 @@ def ensure_data(root: Path) -> str:
 
 @task(name="reproduce-stage", task_run_name="{stage}", cache_key_fn=cache_key, persist_result=True)
 def reproduce_stage(root: Path, stage: str, parent_run_id: str, flow_run_id: str) -> dict[str, Any]:
-    """Reproduce the stage in this process; a Prefect cache hit (same inputs, params and code) skips even DVC."""
+    """Reproduce the stage in this process; a Prefect cache hit (same inputs, params and code) skips even
+    DVC."""
     return repro(root, stage, stage_env(root, stage, parent_run_id, flow_run_id))
 
 
 @task(name="dispatch-stage", task_run_name="{stage} → {pool}", cache_key_fn=cache_key, persist_result=True)
 def dispatch_stage(root: Path, stage: str, parent_run_id: str, flow_run_id: str, pool: str) -> dict[str, Any]:
-    """Reproduce the stage on a worker of `pool` (tasks/orchestration/dispatch.py); same cache key as in-process."""
+    """Reproduce the stage on a worker of `pool` (tasks/orchestration/dispatch.py); same cache key as
+    in-process."""
     from tasks.orchestration.dispatch import dispatch
 
     return dispatch(root, stage, pool, stage_env(root, stage, parent_run_id, flow_run_id))
@@ -137,7 +139,8 @@ def publish_summary(
 
 
 def run_link(project: Project, study: str, run_id: str) -> str:
-    """The run's page in the MLflow UI: the tracking server's own address, or `studies ui`'s default for the embedded store."""
+    """The run's page in the MLflow UI: the tracking server's own address, or `studies ui`'s default for the
+    embedded store."""
     base = (
         redact_url(project.mlflow_uri) if project.mlflow_uri.startswith("http") else "http://127.0.0.1:5000"
     )
@@ -153,7 +156,8 @@ def register_champions(
     champions: dict[str, dict[str, Any]],
     metric_files: list[str],
 ) -> list[dict[str, Any]]:
-    """For each stage that ran and declares `meta.champion`, register its model and move `champion` if it improved."""
+    """For each stage that ran and declares `meta.champion`, register its model and move `champion` if it
+    improved."""
     from mlflow.tracking import MlflowClient
 
     from tasks.platform.registry import ChampionSpec, register

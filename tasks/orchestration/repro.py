@@ -1,4 +1,5 @@
-"""One stage through `dvc repro --single-item`: the call the flow makes in-process and a worker makes in its checkout.
+"""One stage through `dvc repro --single-item`: the call the flow makes in-process and a worker makes in its
+checkout.
 
 DVC decides what is up to date, restores from its run-cache and records dvc.lock exactly as a bare `dvc repro`
 would; this module adds who ran it (flow or worker, host and pid) and how long it took.
@@ -28,7 +29,8 @@ def worker_id() -> str:
 
 
 def executor() -> str:
-    """Who runs the step, recorded in MLflow: `worker <name> (<host-pid>)` in a worker, `flow (<host-pid>)` otherwise."""
+    """Who runs the step, recorded in MLflow: `worker <name> (<host-pid>)` in a worker, `flow (<host-pid>)`
+    otherwise."""
     name = os.environ.get(WORKER_NAME_ENV)
     return f"worker {name} ({worker_id()})" if name else f"flow ({worker_id()})"
 
@@ -44,7 +46,8 @@ def stage_env(root: Path, stage: str, parent_run_id: str, flow_run_id: str) -> d
 
 
 def repro(root: Path, stage: str, env: dict[str, str]) -> dict[str, Any]:
-    """`dvc repro --single-item <stage>`; reports whether it ran, was restored from the run-cache, or was up to date."""
+    """`dvc repro --single-item <stage>`; reports whether it ran, was restored from the run-cache, or was up
+    to date."""
     start = time.perf_counter()
     env = {
         tracking.EXECUTOR_ENV: executor(),

@@ -1,4 +1,5 @@
-"""Resumable training stages: state kept beside a stage's DVC outputs, keyed by a fingerprint of what produced it.
+"""Resumable training stages: state kept beside a stage's DVC outputs, keyed by a fingerprint of what produced
+it.
 
 `dvc repro` deletes a stage's outputs before running it, so a stage that was killed half-way would start
 over. Its finished work is therefore kept in `results/<profile>/<study>/<name>/` (not a DVC output) and
@@ -32,15 +33,17 @@ def state_dir(ctx: StageContext, name: str = "train-state") -> Path:
 
 
 def step_code(study: str, step: str, root: Path | None = None) -> list[Path]:
-    """The code whose change invalidates a step's saved state: exactly the files dvc.yaml lists as the step's code
-    deps (its import closure, tasks/orchestration/code_deps.py), so state is resumed only when DVC would not rerun
-    the stage for a code change either (a change in studies/common reaches every step that imports it)."""
+    """The code whose change invalidates a step's saved state: exactly the files dvc.yaml lists as the step's
+    code deps (its import closure, tasks/orchestration/code_deps.py), so state is resumed only when DVC would
+    not rerun the stage for a code change either (a change in studies/common reaches every step that imports
+    it)."""
     root = root or CODE_ROOT
     return [root / rel for rel in code_deps.step_sources(root, study, step)]
 
 
 def fingerprint(*parts: Any, files: Iterable[Path] = ()) -> str:
-    """sha256 of JSON-able parts (numpy arrays by dtype, shape and content) and of the files' names and bytes."""
+    """sha256 of JSON-able parts (numpy arrays by dtype, shape and content) and of the files' names and
+    bytes."""
     h = hashlib.sha256(json.dumps(list(parts), sort_keys=True, default=_array_digest).encode())
     for path in sorted(files):
         h.update(path.name.encode() + path.read_bytes())
@@ -58,7 +61,8 @@ def _array_digest(obj: Any) -> dict[str, Any]:
 
 
 class FitStore:
-    """Finished fits of a stage, one file per key (`<key>.pt`), each tagged with the fingerprint it was made under.
+    """Finished fits of a stage, one file per key (`<key>.pt`), each tagged with the fingerprint it was made
+    under.
 
     Saved objects must be what `torch.load(weights_only=True)` reads back: tensors, state dicts and plain
     dicts/lists/numbers/strings (numpy arrays converted to tensors), so loading runs no pickled code.
@@ -71,7 +75,8 @@ class FitStore:
         return self.root / f"{key}.pt"
 
     def load(self, key: str, fingerprint: str) -> Any | None:
-        """The saved fit, or None when there is none or it was made under another fingerprint (it will be overwritten)."""
+        """The saved fit, or None when there is none or it was made under another fingerprint (it will be
+        overwritten)."""
         path = self.path(key)
         if not path.is_file():
             return None
@@ -85,7 +90,8 @@ class FitStore:
         return saved["result"] if saved.get("fingerprint") == fingerprint else None
 
     def load_done(self, fingerprints: Mapping[str, str]) -> dict[str, Any]:
-        """The saved fits among `key → fingerprint` whose fingerprint matches; says how many, when there are any."""
+        """The saved fits among `key → fingerprint` whose fingerprint matches; says how many, when there are
+        any."""
         done = {key: fit for key, fp in fingerprints.items() if (fit := self.load(key, fp)) is not None}
         if done:
             print(
@@ -106,7 +112,8 @@ class FitStore:
 
 
 def _check_loadable(obj: Any, where: str) -> None:
-    """Refuse at save time what `torch.load(weights_only=True)` would refuse at the next attempt (numpy values, objects)."""
+    """Refuse at save time what `torch.load(weights_only=True)` would refuse at the next attempt (numpy
+    values, objects)."""
     if type(obj) in (dict, OrderedDict):  # state dicts are OrderedDicts
         for k, v in obj.items():
             _check_loadable(k, where)

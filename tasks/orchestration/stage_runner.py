@@ -45,8 +45,9 @@ def study_steps(study: str) -> dict[str, StageFn]:
 def run_stage_body(
     project: Project, study: str, step: str, profile: str, inputs: dict[str, Path], outputs: dict[str, Path]
 ) -> None:
-    """Run the step inside its MLflow run. When the tracking server went away, exit with one line naming it and the
-    fix: `dvc repro` passes the stage's last lines up to the flow, and MLflow's retry traceback would bury them."""
+    """Run the step inside its MLflow run. When the tracking server went away, exit with one line naming it
+    and the fix: `dvc repro` passes the stage's last lines up to the flow, and MLflow's retry traceback would
+    bury them."""
     try:
         _run_tracked(project, study, step, profile, inputs, outputs)
     except Exception as exc:

@@ -1,9 +1,11 @@
-"""One pipeline process per checkout: `studies run`, `serve` and `worker` each own the workspace while they work.
+"""One pipeline process per checkout: `studies run`, `serve` and `worker` each own the workspace while they
+work.
 
-Two runs in one checkout share params.yaml (each writes its profile there), results/, dvc.lock and, in embedded
-mode, the SQLite files of Prefect and MLflow; together they fail at random (DVC's repo lock, a half-applied
-profile, "database is locked"). The second one is refused up front instead, naming the first. The lock is an
-advisory `flock`, so the kernel drops it when its holder dies: a killed run never leaves the checkout locked.
+Two runs in one checkout share params.yaml (each writes its profile there), results/, dvc.lock and, in
+embedded mode, the SQLite files of Prefect and MLflow; together they fail at random (DVC's repo lock, a
+half-applied profile, "database is locked"). The second one is refused up front instead, naming the first. The
+lock is an advisory `flock`, so the kernel drops it when its holder dies: a killed run never leaves the
+checkout locked.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def _busy_message(path: Path, command: str) -> str:
     except (OSError, ValueError, KeyError):
         who = "another studies process"
     return (
-        f"{who} is working in this checkout ({path.parent}); `studies {command}` would share its params.yaml, "
-        "results and dvc.lock. Embedded mode takes one pipeline process per checkout. Fix: wait for it, or use "
-        "another checkout (git worktree add ../other) pointed at shared servers (README: Team deployment)."
+        f"{who} is working in this checkout ({path.parent}); `studies {command}` would share its "
+        "params.yaml, results and dvc.lock. Embedded mode takes one pipeline process per checkout. Fix: wait "
+        "for it, or use another checkout (git worktree add ../other) pointed at shared servers (README: Team "
+        "deployment)."
     )

@@ -130,8 +130,9 @@ def _atomic_dump(doc: Any, path: Path) -> None:
 
 
 def _plain(node: Any) -> Any:
-    """Built-in types all the way down: ruamel's round-trip scalars (ScalarInt, ScalarFloat, ...) are int/float
-    subclasses that safe loaders (torch's weights_only, e.g. for resume state) and some libraries refuse."""
+    """Built-in types all the way down: ruamel's round-trip scalars (ScalarInt, ScalarFloat, ...) are
+    int/float subclasses that safe loaders (torch's weights_only, e.g. for resume state) and some libraries
+    refuse."""
     if isinstance(node, Mapping):
         return {str(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):

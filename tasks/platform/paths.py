@@ -3,8 +3,9 @@
 `studies serve` publishes deployments whose parameters (the project `root`) anyone with access to the Prefect
 server can set; a `root` elsewhere would run that folder's dvc.yaml commands. While $STUDIES_SERVED is set
 (`studies serve` sets it; set it yourself when the CLI runs on others' behalf), every path a flow parameter or
-CLI option names must resolve, symlinks followed, inside the project root or a folder of $STUDIES_ALLOWED_PATHS
-(os.pathsep-separated; studies.toml `serve.allowed_paths`). Run by hand, paths are not restricted.
+CLI option names must resolve, symlinks followed, inside the project root or a folder of
+$STUDIES_ALLOWED_PATHS (os.pathsep-separated; studies.toml `serve.allowed_paths`). Run by hand, paths are not
+restricted.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def confine(path: Path | str, root: Path, what: str) -> Path:
     folders = allowed_folders(root)
     if not any(resolved == folder or folder in resolved.parents for folder in folders):
         raise PathNotAllowed(
-            f"{what} {path} is outside the folders this served pipeline may touch ({', '.join(map(str, folders))}). "
-            f"Fix: use a path under one of them, or add its folder to {ALLOWED_ENV} (studies.toml serve.allowed_paths) "
-            "where the pipeline is served."
+            f"{what} {path} is outside the folders this served pipeline may touch "
+            f"({', '.join(map(str, folders))}). Fix: use a path under one of them, or add its folder to "
+            f"{ALLOWED_ENV} (studies.toml serve.allowed_paths) where the pipeline is served."
         )
     return resolved

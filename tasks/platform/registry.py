@@ -1,4 +1,5 @@
-"""The MLflow Model Registry: each study's trained model becomes a version; alias `champion` moves only on improvement.
+"""The MLflow Model Registry: each study's trained model becomes a version; alias `champion` moves only on
+improvement.
 
 Which model and which metric is declared in dvc.yaml on the stage that logs it:
 `meta: {champion: {model: ssvi-digits, metric: ssvi-0.1/nll_mean, goal: minimize}}` (metric as flattened
@@ -40,7 +41,8 @@ def register(
     and point `champion` at it if that metric beats the current champion's; returns what happened."""
     if spec.metric not in metrics:
         raise KeyError(
-            f"champion metric '{spec.metric}' is not among the study's metrics; fix dvc.yaml meta.champion.metric."
+            f"champion metric '{spec.metric}' is not among the study's metrics; fix dvc.yaml "
+            "meta.champion.metric."
         )
     run = client.get_run(source_run_id)
     logged = client.search_logged_models(
@@ -49,7 +51,8 @@ def register(
     matches = [m for m in logged if m.name == spec.model]
     if not matches:
         raise LookupError(
-            f"run {source_run_id} logged no model named '{spec.model}' (it logged {[m.name for m in logged]})."
+            f"run {source_run_id} logged no model named '{spec.model}' (it logged "
+            f"{[m.name for m in logged]})."
         )
     try:
         client.get_registered_model(spec.model)

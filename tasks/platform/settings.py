@@ -24,14 +24,16 @@ RUNNER_ENV = "STUDIES_TASK_RUNNER"
 ADDRESS_ENV = "STUDIES_DASK_ADDRESS"
 MIRROR_ENV = "STUDIES_DATA_MIRROR"  # read by tasks/data/fetch.py: the offline copy of the datasets
 
-# (section, key) -> the environment variables it sets, with what each one is for (printed by `studies config`).
+# (section, key) -> the environment variables it sets, with what each one is for (printed by
+# `studies config`).
 KEYS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("prefect", "api_url"): (("PREFECT_API_URL",), "Prefect server the flows, `serve` and workers share"),
     ("prefect", "result_storage"): (
         ("PREFECT_LOCAL_STORAGE_PATH",),
         "folder of Prefect results that flows and workers share",
     ),
-    # Background tasks (dispatched steps) keep their parameters in the task-scheduling storage: the same block.
+    # Background tasks (dispatched steps) keep their parameters in the task-scheduling storage: the same
+    # block.
     ("prefect", "result_storage_block"): (
         ("PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK", "PREFECT_TASKS_SCHEDULING_DEFAULT_STORAGE_BLOCK"),
         "or a storage block: `studies result-storage s3://...`",

@@ -1,7 +1,8 @@
-"""A cap on concurrent pipeline runs that write one SQLite MLflow store (the embedded default, or a file several
-checkouts share): beyond it SQLite's single writer lock turns into "database is locked" failures at random
-points of random runs. Each run holds one of SQLITE_MAX_RUNS slot locks beside the database file; a run that
-finds none free is refused up front, saying how to scale out. Slots are `flock`s: a killed run frees its own.
+"""A cap on concurrent pipeline runs that write one SQLite MLflow store (the embedded default, or a file
+several checkouts share): beyond it SQLite's single writer lock turns into "database is locked" failures at
+random points of random runs. Each run holds one of SQLITE_MAX_RUNS slot locks beside the database file; a run
+that finds none free is refused up front, saying how to scale out. Slots are `flock`s: a killed run frees its
+own.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def sqlite_slot(uri: str) -> Iterator[None]:
             os.close(fd)
         return
     raise SqliteBusy(
-        f"{cap} pipeline runs are already writing to the SQLite MLflow store {db}; SQLite takes one writer at a "
-        f"time and more concurrent runs fail at random with 'database is locked' (measured: benchmarks/sqlite_limit.py). "
-        "Fix: wait for one to finish, or point the checkouts at a PostgreSQL-backed MLflow server "
-        f"(README: Team deployment; {LIMIT_ENV} changes the cap)."
+        f"{cap} pipeline runs are already writing to the SQLite MLflow store {db}; SQLite takes one writer "
+        "at a time and more concurrent runs fail at random with 'database is locked' (measured: "
+        "benchmarks/sqlite_limit.py). Fix: wait for one to finish, or point the checkouts at a "
+        f"PostgreSQL-backed MLflow server (README: Team deployment; {LIMIT_ENV} changes the cap)."
     )

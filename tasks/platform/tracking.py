@@ -31,8 +31,9 @@ INPUT_KEY_ENV = "STUDIES_INPUT_KEY"  # the step's cache key: attempts at the sam
 EXECUTOR_ENV = "STUDIES_EXECUTOR"  # the flow or worker process that ran `dvc repro`
 
 
-# MLflow's own defaults (7 retries, backoff factor 2, 120 s timeout) turn a stopped tracking server into minutes of
-# silent retrying before a traceback; these ride out a blip of ~15 s and then let the step fail and say why.
+# MLflow's own defaults (7 retries, backoff factor 2, 120 s timeout) turn a stopped tracking server into
+# minutes of silent retrying before a traceback; these ride out a blip of ~15 s and then let the step fail and
+# say why.
 HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -46,15 +47,17 @@ class TrackingUnavailable(StudiesError):
 
 
 def configure(project: Project) -> None:
-    """Point MLflow at the project's store; a setting already in the environment wins (a team's own retries)."""
+    """Point MLflow at the project's store; a setting already in the environment wins (a team's own
+    retries)."""
     for key, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(key, value)
     mlflow.set_tracking_uri(project.mlflow_uri)
 
 
 def unreachable(uri: str) -> str | None:
-    """Why the tracking server at `uri` does not answer its health check, or None when it does (or is a local store).
-    Asked after a failure, so the error can name the server and the fix instead of MLflow's retry traceback."""
+    """Why the tracking server at `uri` does not answer its health check, or None when it does (or is a local
+    store). Asked after a failure, so the error can name the server and the fix instead of MLflow's retry
+    traceback."""
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https"):
         return None
@@ -69,9 +72,10 @@ def unreachable(uri: str) -> str | None:
     except OSError as exc:  # refused, reset, timed out
         reason = getattr(exc, "reason", None) or exc
         return (
-            f"the MLflow tracking server {redact_url(uri)} does not answer ({reason}). Fix: start it again with "
-            "the same backend store and artifact location, then rerun the same `studies run` command: the runs "
-            "already logged are kept, finished steps are cached, and a training step resumes from its saved fits."
+            f"the MLflow tracking server {redact_url(uri)} does not answer ({reason}). Fix: start it again "
+            "with the same backend store and artifact location, then rerun the same `studies run` command: "
+            "the runs already logged are kept, finished steps are cached, and a training step resumes from "
+            "its saved fits."
         )
 
 
@@ -103,8 +107,8 @@ def git_commit(root: Path) -> tuple[str, bool]:
 
 
 def git_state(root: Path) -> tuple[str, list[str]]:
-    """(commit, tracked files changed since it); ('unknown', ['(not a git checkout)']) outside git. Outputs the
-    pipeline itself rewrites (dvc.lock, data.dvc, reports/) do not make the code dirty."""
+    """(commit, tracked files changed since it); ('unknown', ['(not a git checkout)']) outside git. Outputs
+    the pipeline itself rewrites (dvc.lock, data.dvc, reports/) do not make the code dirty."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True
@@ -193,7 +197,8 @@ def stage_run(
 
 def execution_tags() -> dict[str, str]:
     """Where and how the step runs: the process that ran it (flow or worker), the device torch would pick, the
-    step's cache key (attempts at the same inputs share it). Stages that choose a device themselves overwrite `device`."""
+    step's cache key (attempts at the same inputs share it). Stages that choose a device themselves overwrite
+    `device`."""
     import torch
 
     cuda = torch.cuda.is_available()
@@ -210,7 +215,8 @@ def execution_tags() -> dict[str, str]:
 
 
 def previous_attempt(experiment: str, stage: str, input_key: str | None) -> Any:
-    """The latest unfinished run of this step on the same inputs whose flow is gone (a crashed or killed attempt).
+    """The latest unfinished run of this step on the same inputs whose flow is gone (a crashed or killed
+    attempt).
 
     Checkouts on the same commit, data and params share the input key, so an unfinished run with this key may
     be another host's live step: it counts only if it belongs to this flow run (a resubmitted attempt) or to a
@@ -257,7 +263,8 @@ def ended_flow_run_state(flow_run_id: str) -> str | None:
 
 
 def close_attempt(previous: Any, successor: str) -> None:
-    """Link the attempt to its successor; one still RUNNING lost its process (kill -9), so it is marked FAILED."""
+    """Link the attempt to its successor; one still RUNNING lost its process (kill -9), so it is marked
+    FAILED."""
     client = mlflow.MlflowClient()
     client.set_tag(previous.info.run_id, "studies.next_attempt", successor)
     if previous.info.status == "RUNNING":

@@ -43,7 +43,8 @@ class CorruptedDataError(DvcError):
 
 
 def run_dvc(root: Path, *args: str, stream: bool = False, env: dict[str, str] | None = None) -> str:
-    """Run DVC in `root` and return its output; `stream` also echoes it live (progress bars redraw with \\r)."""
+    """Run DVC in `root` and return its output; `stream` also echoes it live (progress bars redraw with
+    \\r)."""
     cmd = [sys.executable, "-m", "dvc", *args]
     env = {**(env or os.environ), "DVC_NO_ANALYTICS": "1"}
     if stream:
@@ -68,22 +69,26 @@ def run_dvc(root: Path, *args: str, stream: bool = False, env: dict[str, str] | 
 
 
 def dvc_add(root: Path, rel_path: str) -> None:
-    """Track `rel_path` (a file or folder under root) in `<rel_path>.dvc` and store its content in the cache."""
+    """Track `rel_path` (a file or folder under root) in `<rel_path>.dvc` and store its content in the
+    cache."""
     run_dvc(root, "add", rel_path)
 
 
 def dvc_push(root: Path, rel_paths: Sequence[str] | None = None) -> None:
-    """Upload the cache entries of `rel_paths` (.dvc files or outputs; default: everything) to the default remote."""
+    """Upload the cache entries of `rel_paths` (.dvc files or outputs; default: everything) to the default
+    remote."""
     run_dvc(root, "push", *(rel_paths or ()))
 
 
 def dvc_pull(root: Path, targets: Sequence[str] = ()) -> None:
-    """`dvc pull targets` (default: everything), where no byte reaches the workspace unless it matched its md5.
+    """`dvc pull targets` (default: everything), where no byte reaches the workspace unless it matched its
+    md5.
 
-    DVC alone does not guarantee that: it never re-hashes a read-only (protected) cache file, so bit rot in the
-    cache is checked out as is, and it hashes downloads only from remotes with `verify = true`. So remotes are set
-    to verify, the targets' cache files are hashed and the damaged ones deleted (as DVC deletes a damaged file it
-    notices) and fetched again; a file with no good copy left raises CorruptedDataError naming it.
+    DVC alone does not guarantee that: it never re-hashes a read-only (protected) cache file, so bit rot in
+    the cache is checked out as is, and it hashes downloads only from remotes with `verify = true`. So remotes
+    are set to verify, the targets' cache files are hashed and the damaged ones deleted (as DVC deletes a
+    damaged file it notices) and fetched again; a file with no good copy left raises CorruptedDataError naming
+    it.
     """
     verify_downloads(root)
     try:
@@ -98,11 +103,12 @@ def dvc_pull(root: Path, targets: Sequence[str] = ()) -> None:
         if missing := _missing_from_cache(root, targets):
             raise CorruptedDataError(
                 f"`dvc pull {' '.join(targets)}` in {root} found no intact copy of {'; '.join(missing)}: the "
-                "remote's copy is missing or does not match its md5 (DVC verified the download and discarded it) "
-                "and the local cache has none, so nothing was checked out. Fix: delete that remote copy (and the "
-                "listing it is in: DVC takes a listed directory as complete and would not upload the file again), "
-                "then `dvc push` from a checkout whose cache has a good one; or recreate it (`studies ingest` for "
-                f"data/, `dvc repro <stage>` and `dvc push` for a stage's outputs).\nDVC said: {err}"
+                "remote's copy is missing or does not match its md5 (DVC verified the download and discarded "
+                "it) and the local cache has none, so nothing was checked out. Fix: delete that remote copy "
+                "(and the listing it is in: DVC takes a listed directory as complete and would not upload "
+                "the file again), then `dvc push` from a checkout whose cache has a good one; or recreate it "
+                "(`studies ingest` for data/, `dvc repro <stage>` and `dvc push` for a stage's "
+                f"outputs).\nDVC said: {err}"
             ) from err
         raise
 
@@ -120,11 +126,12 @@ def verify_downloads(root: Path) -> None:
 
 
 def drop_corrupted(root: Path, targets: Sequence[str] = ()) -> list[str]:
-    """Delete the targets' cache files whose bytes no longer hash to their name (as DVC deletes a damaged file it
-    notices); return them as `path (md5 ...)`.
+    """Delete the targets' cache files whose bytes no longer hash to their name (as DVC deletes a damaged file
+    it notices); return them as `path (md5 ...)`.
 
-    Hand-written because DVC trusts protected cache files and its state database (inode, mtime, size), which bit
-    rot leaves unchanged. A damaged directory listing hides its entries: `dvc_pull` fetches it and calls this again.
+    Hand-written because DVC trusts protected cache files and its state database (inode, mtime, size), which
+    bit rot leaves unchanged. A damaged directory listing hides its entries: `dvc_pull` fetches it and calls
+    this again.
     """
     from dvc.repo import Repo
 
@@ -137,9 +144,10 @@ def drop_corrupted(root: Path, targets: Sequence[str] = ()) -> list[str]:
 
 
 def _missing_from_cache(root: Path, targets: Sequence[str] = ()) -> list[str]:
-    """The targets' objects that are not in the local cache, as `path (md5 ...; remote copy <where>[; listed in
-    <where>])`; none without a default remote (the pull failed for that). Call it after drop_corrupted, which
-    removes a damaged directory listing that this would fail to read."""
+    """The targets' objects that are not in the local cache, as
+    `path (md5 ...; remote copy <where>[; listed in <where>])`; none without a default remote (the pull failed
+    for that). Call it after drop_corrupted, which removes a damaged directory listing that this would fail to
+    read."""
     from dvc.config import NoRemoteError
     from dvc.repo import Repo
 
@@ -170,14 +178,16 @@ def _missing_from_cache(root: Path, targets: Sequence[str] = ()) -> list[str]:
 
 
 def _outputs(repo: Repo, targets: Sequence[str]) -> Iterator[tuple[str, HashInfo, HashFileDB]]:
-    """(workspace path, hash, cache) of each cached output of the targets (.dvc files or stage names; default: all)."""
+    """(workspace path, hash, cache) of each cached output of the targets (.dvc files or stage names; default:
+    all)."""
     for out in (o for t in (targets or [None]) for stage in repo.stage.collect(t) for o in stage.outs):
         if out.use_cache and out.hash_info:
             yield str(out), out.hash_info, out.cache
 
 
 def _entries(odb: HashFileDB, name: str, info: HashInfo) -> list[tuple[str, HashInfo]]:
-    """The files of a directory output, read from its listing in `odb` (none for a file or an absent listing)."""
+    """The files of a directory output, read from its listing in `odb` (none for a file or an absent
+    listing)."""
     from dvc_data.hashfile.tree import Tree
 
     if not (info.isdir and odb.exists(info.value)):

@@ -1,4 +1,5 @@
-"""cdvae-generate (and `studies generate`): sample new crystals from the trained CDVAE by annealed Langevin dynamics.
+"""cdvae-generate (and `studies generate`): sample new crystals from the trained CDVAE by annealed Langevin
+dynamics.
 
 Writes `samples.parquet` (one row per crystal, the predictions-table columns), one CIF per
 crystal that forms a cell (`structures/`), and `timing.json` (crystals/s on which device).

@@ -1,4 +1,5 @@
-"""Saving and loading trained models (CDVAE, the property model) as plain files: weights, ModelConfig and scalers together."""
+"""Saving and loading trained models (CDVAE, the property model) as plain files: weights, ModelConfig and
+scalers together."""
 
 from __future__ import annotations
 

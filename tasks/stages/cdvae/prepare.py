@@ -36,8 +36,8 @@ def source_table(data: Path, dataset: str, split_file: str) -> pl.DataFrame:
         )
         raise SplitError(
             f"{path} does not exist (present for {dataset}: {', '.join(present) or 'nothing'}). Fix: ingest "
-            f"it (`studies ingest --dataset {dataset} --online` fetches the official splits), or choose splits "
-            "from the files present, as the cpu profile does: "
+            f"it (`studies ingest --dataset {dataset} --online` fetches the official splits), or choose "
+            "splits from the files present, as the cpu profile does: "
             "cdvae.prepare.splits.train = {from: val, fraction: [0, 0.9]}."
         )
     return pl.read_parquet(path)
@@ -53,7 +53,8 @@ def select(table: pl.DataFrame, spec: dict[str, Any], seed: int) -> pl.DataFrame
 
 
 def check_disjoint(splits: dict[str, dict[str, Any]]) -> None:
-    """Two splits drawn from the same file must not share rows: that would leak test crystals into training."""
+    """Two splits drawn from the same file must not share rows: that would leak test crystals into
+    training."""
     for a in SPLITS:
         for b in SPLITS[SPLITS.index(a) + 1 :]:
             sa, sb = splits[a], splits[b]

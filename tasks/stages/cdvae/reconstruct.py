@@ -85,5 +85,6 @@ def reconstruct(ctx: StageContext) -> None:
         {"decode_seconds": seconds, "decode_crystals_per_second": timing["crystals_per_second"]}
     )
     print(
-        f"decoded {len(crystals)} crystals in {seconds:.0f} s ({timing['crystals_per_second']:.2f} crystals/s)"
+        f"decoded {len(crystals)} crystals in {seconds:.0f} s "
+        f"({timing['crystals_per_second']:.2f} crystals/s)"
     )

@@ -1,4 +1,5 @@
-"""cdvae-report: reports/cdvae.md — reconstruction beside the paper's Table 1, with the budget that produced it."""
+"""cdvae-report: reports/cdvae.md — reconstruction beside the paper's Table 1, with the budget that produced
+it."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from tasks.orchestration.stage_runner import StageContext
 from tasks.stages import report
 from tasks.stages.cdvae.prepare import describe
 
-# Xie et al. (ICLR 2022), Table 1: reconstruction match rate (%) and RMSE. Printed beside ours, labelled as the paper's.
+# Xie et al. (ICLR 2022), Table 1: reconstruction match rate (%) and RMSE. Printed beside ours, labelled as
+# the paper's.
 PAPER_TABLE1 = {"perov_5": (97.52, 0.0156), "carbon_24": (55.22, 0.1251), "mp_20": (45.43, 0.0356)}
 CPU_TARGET_MATCH = (
     0.60  # issue target for the cpu profile on Perov-5 test, within 30 minutes of training on 2 cores
 )
-# Xie et al. (ICLR 2022), Table 2 (the paper's numbers, 10,000 samples; d_E with the paper's own property models).
+# Xie et al. (ICLR 2022), Table 2 (the paper's numbers, 10,000 samples; d_E with the paper's own property
+# models).
 PAPER_TABLE2 = {
     "perov_5": {
         "struct_valid": 100.0,
@@ -63,12 +66,13 @@ def write_report(ctx: StageContext) -> None:
     dataset = splits["dataset"]
     doc = report.Document(f"CDVAE — Crystal Diffusion Variational Autoencoder (profile `{ctx.profile}`)")
     doc.para(
-        "Xie et al., ICLR 2022. A DimeNet++ encoder maps a crystal to z; heads on z predict the number of atoms, "
-        "the lattice and the composition; a score network conditioned on z denoises atom positions (on "
-        "minimum-image displacements) and types over 50 noise levels, and decoding runs annealed Langevin "
-        "dynamics from random positions. Reconstruction (Table 1): encode each test crystal with the posterior "
-        "mean, decode, and compare with pymatgen's `StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3)`; an "
-        "invalid prediction counts as a non-match and the RMSE averages matched pairs."
+        "Xie et al., ICLR 2022. A DimeNet++ encoder maps a crystal to z; heads on z predict the number of "
+        "atoms, the lattice and the composition; a score network conditioned on z denoises atom positions "
+        "(on minimum-image displacements) and types over 50 noise levels, and decoding runs annealed "
+        "Langevin dynamics from random positions. Reconstruction (Table 1): encode each test crystal with "
+        "the posterior mean, decode, and compare with pymatgen's "
+        "`StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3)`; an invalid prediction counts as a non-match "
+        "and the RMSE averages matched pairs."
     )
     doc.para(
         report.provenance(ctx.project, ctx.profile)
@@ -100,9 +104,9 @@ def write_report(ctx: StageContext) -> None:
     if ctx.profile == "cpu" and dataset == "perov_5":
         met = metrics["match_rate"] >= CPU_TARGET_MATCH
         doc.para(
-            f"**Target for this profile (match rate ≥ {100 * CPU_TARGET_MATCH:.0f} % within 30 minutes of training on "
-            f"2 cores): {'met' if met else 'missed'}** — {100 * metrics['match_rate']:.2f} % after "
-            f"{train['train_seconds'] / 60:.1f} minutes of training."
+            f"**Target for this profile (match rate ≥ {100 * CPU_TARGET_MATCH:.0f} % within 30 minutes of "
+            f"training on 2 cores): {'met' if met else 'missed'}** — {100 * metrics['match_rate']:.2f} % "
+            f"after {train['train_seconds'] / 60:.1f} minutes of training."
         )
     doc.table(
         [
@@ -111,8 +115,9 @@ def write_report(ctx: StageContext) -> None:
         ]
     )
     doc.para(
-        "`composition_accuracy`: share of reconstructions with exactly the true multiset of elements (a match "
-        "needs it); `length_mae` in Å and `angle_mae` in degrees compare the predicted lattice with the true one."
+        "`composition_accuracy`: share of reconstructions with exactly the true multiset of elements (a "
+        "match needs it); `length_mae` in Å and `angle_mae` in degrees compare the predicted lattice with "
+        "the true one."
     )
     doc.figures([f for f in figures if f.name == "reconstructions.png"], ctx.outputs["report"].parent)
     _generation(doc, ctx, dataset, figures)
@@ -125,9 +130,10 @@ def write_report(ctx: StageContext) -> None:
     )
     if not splits["official_splits"]:
         doc.para(
-            f"**Split choice, stated:** the official `train.csv` of {dataset} is not used here (the offline mirror "
-            "has only val/test); train and validation crystals are disjoint fractions of a seeded permutation "
-            f"(seed {splits['shuffle_seed']}) of the files named above, and the test crystals are never trained on."
+            f"**Split choice, stated:** the official `train.csv` of {dataset} is not used here (the offline "
+            "mirror has only val/test); train and validation crystals are disjoint fractions of a seeded "
+            f"permutation (seed {splits['shuffle_seed']}) of the files named above, and the test crystals "
+            "are never trained on."
         )
     doc.table(
         [
@@ -138,7 +144,9 @@ def write_report(ctx: StageContext) -> None:
             },
             {
                 "setting": "training wall time",
-                "this run": f"{train['train_seconds'] / 60:.1f} min on {p['train']['optim'].get('device', 'cpu')}",
+                "this run": (
+                    f"{train['train_seconds'] / 60:.1f} min on {p['train']['optim'].get('device', 'cpu')}"
+                ),
                 "paper": "GPU",
             },
             {
@@ -164,7 +172,10 @@ def write_report(ctx: StageContext) -> None:
             {"setting": "latent", "this run": model_cfg["latent_dim"], "paper": 256},
             {
                 "setting": "Langevin steps per σ (step_lr)",
-                "this run": f"{p['reconstruct']['langevin']['n_step_each']} ({p['reconstruct']['langevin']['step_lr']})",
+                "this run": (
+                    f"{p['reconstruct']['langevin']['n_step_each']} "
+                    f"({p['reconstruct']['langevin']['step_lr']})"
+                ),
                 "paper": "100 (1e-4)",
             },
             {
@@ -191,21 +202,23 @@ def write_report(ctx: StageContext) -> None:
     )
     doc.heading("Deviations from the paper, stated")
     doc.para(
-        "Generation metrics follow upstream's evaluation script (validity over all samples; coverage over all samples "
-        "with CrystalNN and Magpie fingerprints; property statistics over up to 1,000 valid samples), with two "
-        "differences: the Magpie features are standardised with the test set's own means and standard deviations "
-        "(upstream ships fixed constants), and d_E uses the property model this pipeline trains "
-        "(`cdvae-train-property-model`, a DimeNet++ regressor on the radius graph), not the paper's property models."
+        "Generation metrics follow upstream's evaluation script (validity over all samples; coverage over "
+        "all samples with CrystalNN and Magpie fingerprints; property statistics over up to 1,000 valid "
+        "samples), with two differences: the Magpie features are standardised with the test set's own means "
+        "and standard deviations (upstream ships fixed constants), and d_E uses the property model this "
+        "pipeline trains (`cdvae-train-property-model`, a DimeNet++ regressor on the radius graph), not the "
+        "paper's property models."
     )
     doc.para(
-        "The decoder is GemNet-T-*style*: latent-conditioned atom embeddings, triplet interactions, atom and edge "
-        "updates and GemNet's direct (per-edge scalar × unit vector) score head, but its triplet interaction is "
-        "DimeNet++'s (torch-geometric's `InteractionPPBlock`) rather than GemNet's bilinear layer, and messages are "
-        "normalised per edge instead of by a fitted scale file (see `studies/cdvae/decoder.py`). Integer atom counts "
-        "come from the predicted composition by largest-remainder apportionment instead of upstream's random patching. "
+        "The decoder is GemNet-T-*style*: latent-conditioned atom embeddings, triplet interactions, atom and "
+        "edge updates and GemNet's direct (per-edge scalar × unit vector) score head, but its triplet "
+        "interaction is DimeNet++'s (torch-geometric's `InteractionPPBlock`) rather than GemNet's bilinear "
+        "layer, and messages are normalised per edge instead of by a fitted scale file (see "
+        "`studies/cdvae/decoder.py`). Integer atom counts come from the predicted composition by "
+        "largest-remainder apportionment instead of upstream's random patching. "
         + (
-            "On this CPU the networks, the number of epochs, the Langevin steps and the number of test crystals are "
-            "reduced as listed above, so the numbers are not the paper's protocol."
+            "On this CPU the networks, the number of epochs, the Langevin steps and the number of test "
+            "crystals are reduced as listed above, so the numbers are not the paper's protocol."
             if ctx.profile != "paper"
             else ""
         )
@@ -223,19 +236,21 @@ def _fmt(key: str, value: float | None) -> str:
 
 
 def _generation(doc: report.Document, ctx: StageContext, dataset: str, figures: list) -> None:
-    """Table 2: CDVAE's samples and the random baseline beside the paper's row, with the targets for this profile."""
+    """Table 2: CDVAE's samples and the random baseline beside the paper's row, with the targets for this
+    profile."""
     gen = json.loads(ctx.inputs["generation_metrics"].read_text())
     timing = json.loads((ctx.inputs["generate"] / "timing.json").read_text())
     prop_model = json.loads((ctx.inputs["property_model"] / "summary.json").read_text())
     doc.heading("Generation")
     doc.para(
-        f"z ~ N(0, I) → atom count, lattice and composition from the heads → annealed Langevin dynamics, "
+        "z ~ N(0, I) → atom count, lattice and composition from the heads → annealed Langevin dynamics, "
         f"{gen['cdvae']['n_generated']} crystals in {timing['seconds']:.0f} s on {timing['device']} "
-        f"({timing['crystals_per_second']:.2f} crystals/s). Coverage against the {gen['cdvae']['n_reference']} test crystals "
-        f"with (δ_struct, δ_comp) = ({gen['coverage_cutoffs'][0]}, {gen['coverage_cutoffs'][1]}); validity and coverage in %, "
+        f"({timing['crystals_per_second']:.2f} crystals/s). Coverage against the "
+        f"{gen['cdvae']['n_reference']} test crystals with (δ_struct, δ_comp) = "
+        f"({gen['coverage_cutoffs'][0]}, {gen['coverage_cutoffs'][1]}); validity and coverage in %, "
         "Wasserstein distances d_ρ (density, g/cm³), d_E (property) and d_elem (number of elements) over "
-        f"{gen['cdvae']['n_property_samples']} valid samples. The random baseline places the atoms of randomly drawn "
-        "training crystals (their composition and lattice) at uniform random positions."
+        f"{gen['cdvae']['n_property_samples']} valid samples. The random baseline places the atoms of "
+        "randomly drawn training crystals (their composition and lattice) at uniform random positions."
     )
     columns = {
         "struct_valid": "struct. valid",
@@ -267,20 +282,22 @@ def _generation(doc: report.Document, ctx: StageContext, dataset: str, figures: 
     doc.table(rows)
     if ctx.profile == "cpu" and dataset == "perov_5":
         verdicts = [
-            f"{columns[k]} ≥ {v:.0f} %: {'met' if 100 * gen['cdvae'][k] >= v else 'missed'} ({100 * gen['cdvae'][k]:.2f} %)"
+            f"{columns[k]} ≥ {v:.0f} %: {'met' if 100 * gen['cdvae'][k] >= v else 'missed'} "
+            f"({100 * gen['cdvae'][k]:.2f} %)"
             for k, v in CPU_TARGETS_GENERATION.items()
         ]
         doc.para("**Targets for this profile:** " + "; ".join(verdicts) + ".")
     doc.para(
-        f"COV-R counts the test crystals that some sample lands near, so it grows with the number of samples: the "
-        f"paper drew 10,000, this run {gen['cdvae']['n_generated']}. The random baseline copies training compositions "
-        "and lattices exactly, so it is close on d_ρ and d_elem, which only see compositions and cells; coverage and d_E, "
-        "which see the atoms' arrangement, show what the decoder adds."
+        "COV-R counts the test crystals that some sample lands near, so it grows with the number of samples: "
+        f"the paper drew 10,000, this run {gen['cdvae']['n_generated']}. The random baseline copies training "
+        "compositions and lattices exactly, so it is close on d_ρ and d_elem, which only see compositions "
+        "and cells; coverage and d_E, which see the atoms' arrangement, show what the decoder adds."
     )
     doc.para(
         f"d_E is measured with this pipeline's property model for `{prop_model['property']}` (test MAE "
-        f"{prop_model['test_mae']:.4f}, against {prop_model['test_mae_of_train_mean']:.4f} for always predicting the training "
-        "mean); the paper's d_E used its own property models, so the two are not the same measurement."
+        f"{prop_model['test_mae']:.4f}, against {prop_model['test_mae_of_train_mean']:.4f} for always "
+        "predicting the training mean); the paper's d_E used its own property models, so the two are not the "
+        "same measurement."
     )
     doc.figures([f for f in figures if f.name == "generated.png"], ctx.outputs["report"].parent)
     doc.figures([f for f in figures if f.name.startswith("generation-")], ctx.outputs["report"].parent)

@@ -1,4 +1,5 @@
-"""cdvae-train: fit CDVAE on the prepared train split; resumable, per-epoch losses to MLflow, best model logged.
+"""cdvae-train: fit CDVAE on the prepared train split; resumable, per-epoch losses to MLflow, best model
+logged.
 
 A crash mid-run loses at most `checkpoint_every` steps: the resumable state lives in
 `results/<profile>/cdvae/train-state/` (outside the stage's DVC outputs, which DVC
@@ -31,7 +32,8 @@ STUDY_CODE = Path(__file__).resolve().parents[3] / "studies" / "cdvae"
 
 
 def fingerprint(model_cfg: ModelConfig, train_cfg: TrainConfig, seed: int, prepared: Path, step: str) -> str:
-    """What a resumable checkpoint must agree with: hyperparameters, seed, the prepared splits and the study code."""
+    """What a resumable checkpoint must agree with: hyperparameters, seed, the prepared splits and the study
+    code."""
     return resume.fingerprint(
         asdict(model_cfg),
         asdict(train_cfg),
@@ -64,7 +66,8 @@ def train(ctx: StageContext) -> None:
     modelio.save(model, out)
     save_history(result, out, len(train_set), model)
     mlflow.log_artifacts(str(out), "checkpoint")
-    # pickled with its source (code_paths): `mlflow.pytorch.load_model` returns a working CDVAE without this checkout
+    # pickled with its source (code_paths): `mlflow.pytorch.load_model` returns a working CDVAE without this
+    # checkout
     log_model(model, "cdvae")
     shutil.rmtree(resume.state_dir(ctx))
 
@@ -90,12 +93,13 @@ def fit_logged(
     device: torch.device,
     step: str,
 ) -> FitResult:
-    """`fit` with per-epoch losses to MLflow (also those of an attempt that crashed before a resume); loads the best weights."""
+    """`fit` with per-epoch losses to MLflow (also those of an attempt that crashed before a resume); loads
+    the best weights."""
     n_params = sum(t.numel() for t in model.parameters())
     mlflow.log_params({"n_parameters": n_params, "n_train": len(train_set), "n_val": len(val_set)})
     print(
-        f"{type(model).__name__}: {n_params / 1e6:.2f} M parameters; {len(train_set)} train / {len(val_set)} val crystals; "
-        f"{train_cfg.epochs} epochs of batch {train_cfg.batch_size} on {device}"
+        f"{type(model).__name__}: {n_params / 1e6:.2f} M parameters; {len(train_set)} train / {len(val_set)} "
+        f"val crystals; {train_cfg.epochs} epochs of batch {train_cfg.batch_size} on {device}"
     )
     logged: set[int] = set()
 

@@ -1,4 +1,5 @@
-"""cdvae-train-property-model: the regressor that scores generated crystals for d_E (see studies/cdvae/property_model.py).
+"""cdvae-train-property-model: the regressor that scores generated crystals for d_E (see
+studies/cdvae/property_model.py).
 
 Trained on the same prepared splits as CDVAE, resumable like cdvae-train; its test MAE is
 reported beside the MAE of always predicting the training mean, so a reader can judge it.
@@ -65,7 +66,8 @@ def train_property_model(ctx: StageContext) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     mlflow.log_metrics({"test_mae": mae, "test_mae_of_train_mean": mean_mae})
     print(
-        f"property model ({splits['property']}): test MAE {mae:.4f} (predicting the training mean: {mean_mae:.4f})"
+        f"property model ({splits['property']}): test MAE {mae:.4f} (predicting the training mean: "
+        f"{mean_mae:.4f})"
     )
     mlflow.log_artifacts(str(out), "property-model")
     log_model(model, "property-model")

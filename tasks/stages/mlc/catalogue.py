@@ -17,7 +17,8 @@ def save(
     image_shape: tuple[int, int] | None,
     X_raw: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """X is what MLC trains on; X_raw (optional) the untransformed features, for baselines in their usual setting."""
+    """X is what MLC trains on; X_raw (optional) the untransformed features, for baselines in their usual
+    setting."""
     extra = {} if X_raw is None else {"X_raw": X_raw.astype(np.float32)}
     np.savez(folder / f"{name}.npz", X=X.astype(np.float32), y=y.astype(np.int64), **extra)
     return {

@@ -1,4 +1,5 @@
-"""mlc-evaluate: MLC's clusters vs scikit-learn baselines per dataset and seed; metrics.json holds mean ± std."""
+"""mlc-evaluate: MLC's clusters vs scikit-learn baselines per dataset and seed; metrics.json holds
+mean ± std."""
 
 from __future__ import annotations
 

@@ -38,12 +38,12 @@ def write_report(ctx: StageContext) -> None:
     figures = report.copy_figures(ctx.outputs["figures"], ctx.inputs["figures"])
     doc = report.Document(f"MLC — Unsupervised Manifold Linearizing and Clustering (profile `{ctx.profile}`)")
     doc.para(
-        "Ding et al., ICCV 2023. Features Z on the unit sphere and a doubly stochastic membership Γ (log-domain "
-        "Sinkhorn on the cluster head's Gram matrix) maximise R(Z;ε) − R_c(Z,Γ;ε) after a TCR self-supervised "
-        "warm-up and a one-shot copy of the feature head into the cluster head; clusters come from spectral "
-        "clustering on Γ. The baselines are scikit-learn's, run in the same stage on the same features as MLC "
-        "(L2-normalised rows) and, for digits, also on raw pixels (`:raw`, the setting of the published "
-        "scikit-learn numbers in ANCHORS.md)."
+        "Ding et al., ICCV 2023. Features Z on the unit sphere and a doubly stochastic membership Γ "
+        "(log-domain Sinkhorn on the cluster head's Gram matrix) maximise R(Z;ε) − R_c(Z,Γ;ε) after a TCR "
+        "self-supervised warm-up and a one-shot copy of the feature head into the cluster head; clusters "
+        "come from spectral clustering on Γ. The baselines are scikit-learn's, run in the same stage on the "
+        "same features as MLC (L2-normalised rows) and, for digits, also on raw pixels (`:raw`, the setting "
+        "of the published scikit-learn numbers in ANCHORS.md)."
     )
     doc.para(
         report.provenance(ctx.project, ctx.profile)
@@ -73,9 +73,9 @@ def write_report(ctx: StageContext) -> None:
     doc.heading("The paper's published numbers (ResNet-18 backbones; not run here)")
     doc.table([{"dataset (paper)": d, "ACC": f"{a:.3f}", "NMI": f"{n:.3f}"} for d, a, n in PAPER_RESULTS])
     doc.para(
-        "Deviation from the paper, stated: on this CPU the study trains an MLP on 8×8 digits and on synthetic "
-        "unions of subspaces instead of a ResNet-18 on CIFAR; the `paper` profile carries the published "
-        "hyperparameters but needs CIFAR and a GPU."
+        "Deviation from the paper, stated: on this CPU the study trains an MLP on 8×8 digits and on "
+        "synthetic unions of subspaces instead of a ResNet-18 on CIFAR; the `paper` profile carries the "
+        "published hyperparameters but needs CIFAR and a GPU."
     )
     doc.write(ctx.outputs["report"])
     mlflow.log_artifact(str(ctx.outputs["report"]), "report")

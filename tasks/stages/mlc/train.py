@@ -1,7 +1,8 @@
 """mlc-train: fit MLC on every prepared dataset and seed; per-step losses to MLflow, checkpoints to disk.
 
-Each finished fit is also kept in `results/<profile>/mlc/train-state/` (tasks/orchestration/resume.py), so a stage that was
-killed redoes only the fits it had not finished; a reused fit logs the same metrics and artifacts as a fresh one.
+Each finished fit is also kept in `results/<profile>/mlc/train-state/` (tasks/orchestration/resume.py), so a
+stage that was killed redoes only the fits it had not finished; a reused fit logs the same metrics and
+artifacts as a fresh one.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""ssvi-evaluate: score every (run, seed) on the test digits and the shifted sets; aggregate over seeds; figures."""
+"""ssvi-evaluate: score every (run, seed) on the test digits and the shifted sets; aggregate over seeds;
+figures."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def score_run(
     shifted: dict[str, np.ndarray],
     seed: int,
 ) -> tuple[dict[str, float], np.ndarray]:
-    """Every score of one fitted (run, seed): posterior predictive (K draws), mean weights, shift test, cost."""
+    """Every score of one fitted (run, seed): posterior predictive (K draws), mean weights, shift test,
+    cost."""
     X, y = split["X_test"], split["y_test"]
     probs = predict(models, X, cfg, "samples", seed=seed)
     row = calibration.scores(probs, y)
@@ -85,7 +87,8 @@ def evaluate(ctx: StageContext) -> None:
             if cfg.method == "ssvi":
                 supports[info["run"]] = models[0]
         print(
-            f"  [{i + 1}/{len(runs)}] {info['run']} seed {info['seed']}: acc {row['acc']:.4f} nll {row['nll']:.4f} ece {row['ece']:.4f}",
+            f"  [{i + 1}/{len(runs)}] {info['run']} seed {info['seed']}: acc {row['acc']:.4f} nll "
+            f"{row['nll']:.4f} ece {row['ece']:.4f}",
             flush=True,
         )
     per_seed = pl.DataFrame(rows)

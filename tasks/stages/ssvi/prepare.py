@@ -1,4 +1,5 @@
-"""ssvi-prepare: the digits split (x/16, stratified) or CIFAR (`paper`), and the shifted test sets of the entropy test."""
+"""ssvi-prepare: the digits split (x/16, stratified) or CIFAR (`paper`), and the shifted test sets of the
+entropy test."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ def prepare(ctx: StageContext) -> None:
         split = digits_split(
             table.select(PIXELS).to_numpy(), table["target"].to_numpy(), p["test_size"], p["split_seed"]
         )
-    else:  # CIFAR's own train/test split; the files are placed by hand (not ingested: no internet on the laptops)
+    else:
+        # CIFAR's own train/test split; the files are placed by hand
+        # (not ingested: no internet on the laptops)
         split = load_cifar(ctx.project.root / p["cifar_root"], p["dataset"])
     np.savez(out / "digits.npz", **split)
     shift = p["shift"]
@@ -35,7 +38,8 @@ def prepare(ctx: StageContext) -> None:
     }
     mlflow.log_dict(summary, "prepared.json")
     print(
-        f"prepared {p['dataset']}: {summary['train']} train, {summary['test']} test; shifted sets {', '.join(summary['shifted'])}"
+        f"prepared {p['dataset']}: {summary['train']} train, {summary['test']} test; shifted sets "
+        f"{', '.join(summary['shifted'])}"
     )
 
 

@@ -1,4 +1,5 @@
-"""ssvi-report: reports/ssvi.md — SSVI against dense VI and the baselines, the targets, and the paper's claims."""
+"""ssvi-report: reports/ssvi.md — SSVI against dense VI and the baselines, the targets, and the paper's
+claims."""
 
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ def targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
         ),
         (
             "σ converged: mean σ moves < 5 % over the last quarter (SSVI 0.1 and dense VI)",
-            f"{s['sigma_change_last_quarter_mean'] * 100:+.1f} % / {d['sigma_change_last_quarter_mean'] * 100:+.1f} %",
+            f"{s['sigma_change_last_quarter_mean'] * 100:+.1f} % / "
+            f"{d['sigma_change_last_quarter_mean'] * 100:+.1f} %",
             max(abs(s["sigma_change_last_quarter_mean"]), abs(d["sigma_change_last_quarter_mean"])) < 0.05,
         ),
     ]
@@ -138,13 +140,16 @@ def convergence_verdict(summary: dict[str, dict[str, Any]], tolerance: float = 0
     ]
     settled = [r for r in runs if abs(summary[r]["sigma_change_last_quarter_mean"]) < tolerance]
     moving = [r for r in runs if r not in settled]
-    text = f"Measured: σ settled (< {tolerance:.0%} change over the last quarter) in {', '.join(settled) or 'no run'}"
+    text = (
+        f"Measured: σ settled (< {tolerance:.0%} change over the last quarter) in "
+        f"{', '.join(settled) or 'no run'}"
+    )
     text += f"; still moving in {', '.join(moving)}." if moving else "."
     if "ssvi-0.1" in moving:
         text += (
             " For SSVI the last quarter is exactly the stretch after T_end = 0.75: the swaps keep replacing "
-            "large-σ weights (the SNR criterion removes them first) and fresh weights start at the layer's mean ρ, "
-            "so σ relaxes upwards only once the support stops changing (see the trajectory)."
+            "large-σ weights (the SNR criterion removes them first) and fresh weights start at the layer's "
+            "mean ρ, so σ relaxes upwards only once the support stops changing (see the trajectory)."
         )
     return text
 
@@ -171,13 +176,14 @@ def write_report(ctx: StageContext) -> None:
     runs = list(summary)
     doc = report.Document(f"SSVI — Sparse Subspace Variational Inference (profile `{ctx.profile}`)")
     doc.para(
-        "Li et al., ICLR 2024. A mean-field Gaussian posterior N(μ, softplus(ρ)²) lives on a sparse support of fixed size "
-        "s (exact zeros elsewhere); Bayesian linear/conv layers sample pre-activations by local reparameterisation; the "
-        "loss is NLL + β·KL(q‖N(0,1))/N with β warmed up. Every ΔT iterations until T_end, each layer removes a fraction "
-        "α/2·(1+cos(πt/T_end)) of its active weights by a removal criterion and adds as many inactive weights with the "
-        "largest dense |∂L/∂μ|, starting at μ = 0 and the layer's mean ρ, with their optimiser state cleared. Baselines "
-        "(deterministic net, MC dropout, deep ensemble of 5, dense VI, VI on a static random mask) run in the same "
-        "stage on the same split; means ± standard deviations over seeds."
+        "Li et al., ICLR 2024. A mean-field Gaussian posterior N(μ, softplus(ρ)²) lives on a sparse support "
+        "of fixed size s (exact zeros elsewhere); Bayesian linear/conv layers sample pre-activations by "
+        "local reparameterisation; the loss is NLL + β·KL(q‖N(0,1))/N with β warmed up. Every ΔT iterations "
+        "until T_end, each layer removes a fraction α/2·(1+cos(πt/T_end)) of its active weights by a removal "
+        "criterion and adds as many inactive weights with the largest dense |∂L/∂μ|, starting at μ = 0 and "
+        "the layer's mean ρ, with their optimiser state cleared. Baselines (deterministic net, MC dropout, "
+        "deep ensemble of 5, dense VI, VI on a static random mask) run in the same stage on the same split; "
+        "means ± standard deviations over seeds."
     )
     doc.para(
         report.provenance(ctx.project, ctx.profile)
@@ -195,8 +201,8 @@ def write_report(ctx: StageContext) -> None:
         ]
     )
     doc.para(
-        "The 450-digit test set resolves about 0.5 accuracy points (one digit is 0.22), so NLL, ECE, several seeds "
-        "and the shift test carry the comparison."
+        "The 450-digit test set resolves about 0.5 accuracy points (one digit is 0.22), so NLL, ECE, several "
+        "seeds and the shift test carry the comparison."
     )
     doc.heading("Methods (MLP 64-256-256-10 on digits; ResNet-18 on CIFAR in the `paper` profile)")
     mlp = [
@@ -209,10 +215,10 @@ def write_report(ctx: StageContext) -> None:
     ]
     doc.table(method_rows(summary, mlp))
     doc.para(
-        "Posterior predictive with K weight samples (`n_samples`); the mean-weights columns use μ alone. Training "
-        "FLOPs are counted analytically from the active weights (`studies/ssvi/flops.py`): 3 forward passes per "
-        "step, two products per Bayesian layer (mean and variance), plus a dense weight gradient at each support "
-        "update; a deep ensemble counts all its members."
+        "Posterior predictive with K weight samples (`n_samples`); the mean-weights columns use μ alone. "
+        "Training FLOPs are counted analytically from the active weights (`studies/ssvi/flops.py`): 3 "
+        "forward passes per step, two products per Bayesian layer (mean and variance), plus a dense weight "
+        "gradient at each support update; a deep ensemble counts all its members."
     )
     doc.figures([f for f in figures if f.name == "reliability.png"], rel)
     doc.heading("Small CNN on digits")
@@ -249,22 +255,24 @@ def write_report(ctx: StageContext) -> None:
         ]
     )
     doc.para(
-        "The last column is the share of the final support already in the random initial mask: 1 for a static "
-        "mask, about the density for a support rebuilt from scratch."
+        "The last column is the share of the final support already in the random initial mask: 1 for a "
+        "static mask, about the density for a support rebuilt from scratch."
     )
     if agreement:
         doc.para(
-            "Kendall τ between the criteria's rankings of the trained `ssvi-0.1` support (first seed, all layers): "
+            "Kendall τ between the criteria's rankings of the trained `ssvi-0.1` support "
+            "(first seed, all layers): "
             + ", ".join(f"{k.replace('-vs-', ' vs ')} {v:.3f}" for k, v in agreement.items())
             + "."
         )
     doc.para(
-        "SNR |μ|/σ and the SNR of |θ| must rank every support identically: for θ ~ N(μ, σ²), E|θ|/sd|θ| depends on "
-        "|μ|/σ alone and increases with it (`tests/studies/ssvi/test_ssvi_sparsity.py` checks τ = 1 on random "
-        "weights), so the two runs above differ only through ties. They part ways when the folded normal's variance "
-        "μ² + σ² − (E|θ|)² is evaluated in float32: it cancels to 0 once |μ|/σ ≈ 10⁴, every such weight scores ∞ and "
-        "ties; this code computes it in float64 (tested). |μ| and E|θ| do differ from the SNRs: a weight with μ = 0 "
-        "and σ = 1 has the largest E|θ| of the hand-made layer in the tests but the lowest SNR."
+        "SNR |μ|/σ and the SNR of |θ| must rank every support identically: for θ ~ N(μ, σ²), E|θ|/sd|θ| "
+        "depends on |μ|/σ alone and increases with it (`tests/studies/ssvi/test_ssvi_sparsity.py` checks "
+        "τ = 1 on random weights), so the two runs above differ only through ties. They part ways when the "
+        "folded normal's variance μ² + σ² − (E|θ|)² is evaluated in float32: it cancels to 0 once "
+        "|μ|/σ ≈ 10⁴, every such weight scores ∞ and ties; this code computes it in float64 (tested). |μ| "
+        "and E|θ| do differ from the SNRs: a weight with μ = 0 and σ = 1 has the largest E|θ| of the "
+        "hand-made layer in the tests but the lowest SNR."
     )
     doc.heading("Is the posterior variance learned?")
     doc.table(
@@ -285,14 +293,14 @@ def write_report(ctx: StageContext) -> None:
         )
     )
     doc.para(
-        "`dense-vi-prototype` is ANCHORS.md's setting (ρ on Adam at 1e-3, β = 1): σ starts at 1e-3 and can only creep "
-        "up by the optimiser's step size, so it is still growing at the end and the 'posterior' is nearly a point "
-        "estimate with a huge KL. Giving ρ its own learning rate (0.1) lets σ reach the ELBO's optimum "
-        "(`dense-vi-untempered`), and that optimum, with a N(0,1) prior and 1,347 digits, is so broad that the "
-        "predictions are under-confident. Tempering the KL to 0.01/N (a 'cold' posterior, the usual practice for BNNs; "
-        "chosen on a validation split of the training digits, not on the test set) is the profile's default for every "
-        "Bayesian run; `ssvi-0.1-prototype` is SSVI in the prototype's setting, to show what the change does to SSVI. "
-        + convergence_verdict(summary)
+        "`dense-vi-prototype` is ANCHORS.md's setting (ρ on Adam at 1e-3, β = 1): σ starts at 1e-3 and can "
+        "only creep up by the optimiser's step size, so it is still growing at the end and the 'posterior' "
+        "is nearly a point estimate with a huge KL. Giving ρ its own learning rate (0.1) lets σ reach the "
+        "ELBO's optimum (`dense-vi-untempered`), and that optimum, with a N(0,1) prior and 1,347 digits, is "
+        "so broad that the predictions are under-confident. Tempering the KL to 0.01/N (a 'cold' posterior, "
+        "the usual practice for BNNs; chosen on a validation split of the training digits, not on the test "
+        "set) is the profile's default for every Bayesian run; `ssvi-0.1-prototype` is SSVI in the "
+        "prototype's setting, to show what the change does to SSVI. " + convergence_verdict(summary)
     )
     doc.figures([f for f in figures if f.name.startswith("trajectory-")], rel)
     doc.heading("Shift test: predictive entropy on rotated and noised digits")
@@ -323,10 +331,11 @@ def write_report(ctx: StageContext) -> None:
     doc.table([{"claim (paper)": a, "value": b, "note": c} for a, b, c in PAPER_CLAIMS])
     doc.heading("Deviations from the paper, stated")
     doc.para(
-        "Digits and an MLP/small CNN instead of ResNet-18 on CIFAR (the `paper` profile has the ResNet-18 path; CIFAR "
-        "must be placed by hand). The same density in every layer. Biases are point estimates (no KL). Adam with a "
-        "separate learning rate for ρ and a KL tempered to 0.01/N, for the reasons in the section on σ above. FLOPs are "
-        "analytic: masked dense products give no wall-clock gain on CPU (`benchmarks/ssvi_epoch_time.py`)."
+        "Digits and an MLP/small CNN instead of ResNet-18 on CIFAR (the `paper` profile has the ResNet-18 "
+        "path; CIFAR must be placed by hand). The same density in every layer. Biases are point estimates "
+        "(no KL). Adam with a separate learning rate for ρ and a KL tempered to 0.01/N, for the reasons in "
+        "the section on σ above. FLOPs are analytic: masked dense products give no wall-clock gain on CPU "
+        "(`benchmarks/ssvi_epoch_time.py`)."
     )
     doc.write(ctx.outputs["report"])
     mlflow.log_artifact(str(ctx.outputs["report"]), "report")

@@ -5,8 +5,9 @@ GPU device requires). Each (run, seed) leaves `<run>/seed<k>/model.pt` (its stat
 several), `history.parquet` (per-epoch NLL, σ, KL) and `run.json` (resolved config, cost); MLflow gets the
 per-epoch curves of every run's first seed, the final σ/KL of all of them, and the SSVI model.
 
-Each finished (run, seed) is also kept in `results/<profile>/ssvi/train-state/` (tasks/orchestration/resume.py) as it arrives,
-so a stage that was killed dispatches only the fits it had not finished; MLflow gets the same from both.
+Each finished (run, seed) is also kept in `results/<profile>/ssvi/train-state/`
+(tasks/orchestration/resume.py) as it arrives, so a stage that was killed dispatches only the fits it had not
+finished; MLflow gets the same from both.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ CURVES = ("nll", "train_acc", "mean_sigma", "kl_per_example", "neg_elbo", "swapp
 
 
 def run_configs(train_params: dict[str, Any]) -> dict[str, SSVIConfig]:
-    """`train.runs` (name → overrides) on top of `train.defaults`, validated up front so a typo fails before any training."""
+    """`train.runs` (name → overrides) on top of `train.defaults`, validated up front so a typo fails before
+    any training."""
     defaults = train_params.get("defaults", {})
     return {
         name: SSVIConfig.from_dict({**defaults, **(overrides or {})})
@@ -67,7 +69,8 @@ def train(ctx: StageContext) -> None:
         for seed in p["seeds"]
     ]
     print(
-        f"training {len(configs)} runs × {len(p['seeds'])} seeds = {len(jobs)} fits on {device} ({workers or 'all'} workers)"
+        f"training {len(configs)} runs × {len(p['seeds'])} seeds = {len(jobs)} fits on {device} "
+        f"({workers or 'all'} workers)"
     )
     mlflow.set_tags({"device": str(device)})
     start = time.perf_counter()
@@ -110,7 +113,8 @@ def _fit_or_resume(
     start: float,
     code: list[Path],
 ) -> list[dict[str, Any]]:
-    """fit_job's result for every job, in job order: saved ones from `store`, the others fitted and saved as each finishes."""
+    """fit_job's result for every job, in job order: saved ones from `store`, the others fitted and saved as
+    each finishes."""
     data = resume.fingerprint(split["X_train"], split["y_train"])  # once, not per job
     fingerprints = {
         _key(job): resume.fingerprint({k: v for k, v in job.items() if k not in ("X", "y")}, data, files=code)
