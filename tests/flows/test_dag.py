@@ -66,3 +66,26 @@ def test_every_study_names_the_model_and_metric_of_its_champion() -> None:
         "cdvae-train": {"model": "cdvae", "metric": "match_rate", "goal": "maximize"},
         "ssvi-train": {"model": "ssvi-digits", "metric": "ssvi-0.1/nll_mean", "goal": "minimize"},
     }
+
+
+def test_unknown_studies_are_refused_in_one_place_naming_the_known_ones() -> None:
+    from flows import deploy
+
+    assert dag.require_studies(REPO, None) == dag.studies(REPO)
+    assert dag.require_studies(REPO, ["ssvi"]) == ["ssvi"]
+    with pytest.raises(dag.UnknownStudy, match=r"Unknown study nosuch; dvc.yaml defines: ") as refused:
+        dag.require_studies(REPO, ["mlc", "nosuch"])
+    assert all(study in str(refused.value) for study in ("mlc", "cdvae", "ssvi"))
+    # the scheduled deployments ask the same question (was a copy of the check)
+    with pytest.raises(dag.UnknownStudy, match=r"Unknown study nosuch"):
+        deploy.deployments(REPO, "ci", {"interval": 60}, ["nosuch"])
+
+
+def test_stage_meta_is_written_one_way_in_dvc_yaml() -> None:
+    """A block under `meta:` after `cmd:` (it was both inline `{...}` and a block, before and after cmd)."""
+    lines = (REPO / "dvc.yaml").read_text().splitlines()
+    metas = [i for i, line in enumerate(lines) if line.strip().startswith("meta:")]
+    assert metas and all(lines[i].strip() == "meta:" for i in metas)
+    for i in metas:
+        before = [line.strip() for line in lines[:i] if line.startswith("  ") and not line.startswith("   ")]
+        assert lines[i - 1].startswith("      ") and "cmd:" not in lines[i + 1], before[-1]
