@@ -1,6 +1,6 @@
-"""Figures for reports/reliability.md. Tests marked `reliability` call `record` with what they held, survived or
-tried; `make reliability` runs them with $STUDIES_RELIABILITY_LOG set and renders the report from these lines.
-Outside that command nothing is written."""
+"""Figures for reports/reliability.md. Tests marked `reliability` call `record` with what they held, survived
+or tried; `make reliability` runs them with $STUDIES_RELIABILITY_LOG set and renders the report from these
+lines. Outside that command nothing is written."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ import networkx as nx
 from tests.conftest import REPO
 
 PACKAGES = ("flows", "tasks", "studies")
-# Within tasks/, the roles depend downwards only: stage bodies on orchestration and the platform, orchestration
-# on the platform, the platform on nothing above it.
+# Within tasks/, the roles depend downwards only: stage bodies on orchestration and the platform,
+# orchestration on the platform, the platform on nothing above it.
 ROLE_ORDER = {"tasks.platform": 0, "tasks.data": 1, "tasks.orchestration": 1, "tasks.stages": 2}
 
 

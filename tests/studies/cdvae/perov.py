@@ -1,4 +1,5 @@
-"""Real Perov-5 test crystals from the offline mirror, prepared as CDVAE trains on them (shared by the cdvae tests)."""
+"""Real Perov-5 test crystals from the offline mirror, prepared as CDVAE trains on them (shared by the cdvae
+tests)."""
 
 from __future__ import annotations
 

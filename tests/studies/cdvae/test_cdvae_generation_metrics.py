@@ -1,4 +1,5 @@
-"""Table 2's metrics on hand-built and real crystals: validity, coverage, Wasserstein distances, the property draw."""
+"""Table 2's metrics on hand-built and real crystals: validity, coverage, Wasserstein distances, the property
+draw."""
 
 from __future__ import annotations
 

@@ -20,7 +20,8 @@ CUTOFF = 6.0
 
 @pytest.fixture(scope="module")
 def crystals() -> list[Structure]:
-    """Four real perov_5 crystals, a skewed (non-reduced) 10-atom supercell, its Niggli cell, a 3-atom triclinic."""
+    """Four real perov_5 crystals, a skewed (non-reduced) 10-atom supercell, its Niggli cell, a 3-atom
+    triclinic."""
     perov = perov_structures(4)
     skewed = perov[1].copy()
     skewed.make_supercell([[1, 1, 0], [0, 1, 0], [0, 1, 2]])
@@ -37,7 +38,8 @@ def _batch(structures: list[Structure]) -> tuple[torch.Tensor, torch.Tensor, tor
 def _pymatgen_edges(
     structures: list[Structure], cutoff: float
 ) -> dict[tuple[int, int, tuple[int, ...]], float]:
-    """(target, source, offset) -> distance over the batch; pymatgen centre = our target, its neighbour = our source."""
+    """(target, source, offset) -> distance over the batch; pymatgen centre = our target, its neighbour = our
+    source."""
     edges, start = {}, 0
     for s in structures:
         centre, neighbour, images, dist = s.get_neighbor_list(r=cutoff)
@@ -73,7 +75,8 @@ def test_edge_vectors_point_from_source_image_to_target(crystals: list[Structure
     shift = (graph.cell_offsets.double().unsqueeze(1) @ lattice[crystal[dst]]).squeeze(1)
     torch.testing.assert_close(graph.vectors, cart[dst] - (cart[src] + shift))
     torch.testing.assert_close(graph.distances, graph.vectors.norm(dim=-1))
-    # Sorted by target, then distance (found on wrapped positions, so equal distances may differ in the last bits).
+    # Sorted by target, then distance (found on wrapped positions, so equal distances may differ in the last
+    # bits).
     assert (dst[1:] >= dst[:-1]).all()
     same = dst[1:] == dst[:-1]
     assert (graph.distances[1:][same] >= graph.distances[:-1][same] - 1e-12).all()

@@ -26,7 +26,8 @@ CARBON_PARAMS = (2.48442, 3.82397, 5.98106, 120.34611, 78.04820, 108.96027)
 
 @pytest.fixture(scope="module")
 def crystals() -> list[Structure]:
-    """Six real perov_5 crystals, a skewed (non-reduced) supercell of one, its Niggli cell, a hand-built triclinic."""
+    """Six real perov_5 crystals, a skewed (non-reduced) supercell of one, its Niggli cell, a hand-built
+    triclinic."""
     perov = perov_structures(6)
     skewed = perov[0].copy()
     skewed.make_supercell([[1, 1, 0], [0, 1, 0], [1, 0, 2]])

@@ -1,4 +1,5 @@
-"""CDVAE's reconstruction metric on real perov_5 test crystals: exact, noisy, wrong and invalid predictions."""
+"""CDVAE's reconstruction metric on real perov_5 test crystals: exact, noisy, wrong and invalid
+predictions."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def _noisy(c: CrystalArrays, sigma: float, rng: np.random.Generator) -> CrystalA
 
 
 def _wrong_element(c: CrystalArrays) -> CrystalArrays:
-    """`c` with its first site's element replaced everywhere by its neighbour in the same group (Sr -> Ca, Cu -> Ag)."""
+    """`c` with its first site's element replaced everywhere by its neighbour in the same group (Sr -> Ca,
+    Cu -> Ag)."""
     e = Element.from_Z(int(c.atom_types[0]))
     try:
         other = Element.from_row_and_group(e.row - 1, e.group)

@@ -1,4 +1,5 @@
-"""Decoding by annealed Langevin dynamics: integer compositions, shapes, and a decoder that knows the answer."""
+"""Decoding by annealed Langevin dynamics: integer compositions, shapes, and a decoder that knows the
+answer."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def test_langevin_decode_returns_one_crystal_per_latent_with_predicted_counts() 
 
 
 class OracleDecoder(torch.nn.Module):
-    """The exact denoising direction toward one known crystal, σ-scaled as the trained score is (CDVAE's convention)."""
+    """The exact denoising direction toward one known crystal, σ-scaled as the trained score is (CDVAE's
+    convention)."""
 
     def __init__(self, target_frac, num_atoms, lengths, angles, types, sigma_of_call):
         super().__init__()

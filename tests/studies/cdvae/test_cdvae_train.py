@@ -75,7 +75,8 @@ def test_a_checkpoint_of_another_configuration_is_not_resumed(
 
 
 def test_training_reduces_the_losses_of_the_heads_on_z(tmp_path: Path) -> None:
-    """Atom count, lattice and composition losses (on fixed noise draws) fall after a few steps on real crystals."""
+    """Atom count, lattice and composition losses (on fixed noise draws) fall after a few steps on real
+    crystals."""
     train = crystal_set(16)
     torch.manual_seed(0)
     before = evaluate_losses(tiny_model(train), train, 16, seed=0)
@@ -89,8 +90,8 @@ def test_training_reduces_the_losses_of_the_heads_on_z(tmp_path: Path) -> None:
 def test_a_checkpoint_holding_pickled_objects_is_not_unpickled(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """Checkpoints load through torch's weights-only loader: one carrying a Python object (an older format, or a
-    planted file) is refused, said aloud, and training starts over instead of running its pickle."""
+    """Checkpoints load through torch's weights-only loader: one carrying a Python object (an older format, or
+    a planted file) is refused, said aloud, and training starts over instead of running its pickle."""
     train = crystal_set(8)
     torch.save({"fingerprint": "one", "state": TrainState(global_step=3)}, tmp_path / LAST)
     _, fit = _train(tmp_path, train, train, fingerprint="one")

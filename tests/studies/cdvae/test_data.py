@@ -22,7 +22,8 @@ from tests.conftest import MIRROR
 
 PEROV = MIRROR / "cdvae" / "perov_5"
 PEROV_COLUMNS = ("material_id", "cif", "formula", "heat_all", "heat_ref", "dir_gap", "ind_gap")
-# The first two rows of carbon_24/val.csv at txie-93/cdvae@f857f598d6f6 (8 and 6 atoms, coordinates outside [0, 1)).
+# The first two rows of carbon_24/val.csv at txie-93/cdvae@f857f598d6f6 (8 and 6 atoms, coordinates outside
+# [0, 1)).
 CARBON_CSV = (
     ",material_id,cif,energy_per_atom\n"
     '2649,C-148264-7891-51,"# generated using pymatgen\n'

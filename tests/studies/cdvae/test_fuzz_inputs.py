@@ -1,5 +1,6 @@
 """Fuzzed inputs (hypothesis): a CDVAE-format CSV or a folder of CIFs either loads, or is refused with the
-package's own error naming the row or file; no other exception escapes, so a bad file never crashes a stage."""
+package's own error naming the row or file; no other exception escapes, so a bad file never crashes a
+stage."""
 
 from __future__ import annotations
 

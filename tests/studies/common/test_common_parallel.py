@@ -37,7 +37,8 @@ def test_no_items_no_calls() -> None:
 
 
 class Reversed:
-    """A backend that runs chunks in this process, last chunk first, and records the chunk sizes it was asked for."""
+    """A backend that runs chunks in this process, last chunk first, and records the chunk sizes it was asked
+    for."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[int, int | None]] = []

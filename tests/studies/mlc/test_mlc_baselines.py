@@ -15,7 +15,8 @@ def test_run_baselines_returns_the_four_methods_with_scores_in_range():
 
 
 def test_gmm_copes_with_clusters_on_low_dimensional_subspaces() -> None:
-    """Full covariances of 3-dim clusters in R^30 are near-singular; float32 made GaussianMixture fail here."""
+    """Full covariances of 3-dim clusters in R^30 are near-singular; float32 made GaussianMixture fail
+    here."""
     X, y = union_of_subspaces(3, 3, 30, 100, 0.05, seed=0)
     scores = run_baselines(X, y, 3, seed=0)
     assert set(scores) == {"kmeans", "gmm_pca30", "spectral_knn10", "agglomerative_ward"}

@@ -20,8 +20,8 @@ def test_every_architecture_runs_as_every_kind_on_a_tiny_batch(arch: str, kind: 
 
 
 def test_resnet18_has_the_standard_weight_count() -> None:
-    """CIFAR ResNet-18's conv/linear weights (BatchNorm and biases excluded): stem 1,728 + stages 147,456 + 524,288
-    + 2,097,152 + 8,388,608 (shortcuts included) + head 5,120; 21 weight layers incl. 3 shortcuts."""
+    """CIFAR ResNet-18's conv/linear weights (BatchNorm and biases excluded): stem 1,728 + stages 147,456 +
+    524,288 + 2,097,152 + 8,388,608 (shortcuts included) + head 5,120; 21 weight layers incl. 3 shortcuts."""
     model = build("resnet18", LayerFactory("bayesian", density=1.0))
     counts = flops.weight_count(model)
     assert counts["total"] == counts["nnz"] == 11_164_352

@@ -40,7 +40,8 @@ def test_criteria_rank_a_hand_made_layer_as_expected() -> None:
 
 
 def test_snr_of_abs_theta_is_a_monotone_function_of_abs_mu_over_sigma() -> None:
-    """Why SNR |μ|/σ and the SNR of |θ| must rank every support identically: both depend on |μ|/σ only, increasingly."""
+    """Why SNR |μ|/σ and the SNR of |θ| must rank every support identically: both depend on |μ|/σ only,
+    increasingly."""
     r = torch.logspace(-3, 3, 400, dtype=torch.float64)
     for scale in (1e-3, 1.0, 50.0):
         snr = removal_scores(r * scale, torch.full_like(r, scale), "snr_abs_theta")
@@ -60,8 +61,9 @@ def test_folded_normal_moments_match_scipy_and_survive_large_snr() -> None:
     ref = [foldnorm(abs(m) / s, scale=s) for m, s in zip(mu.tolist(), sigma.tolist())]
     assert np.allclose(mean.numpy(), [d.mean() for d in ref], rtol=1e-9)
     assert np.allclose(var.numpy(), [d.var() for d in ref], rtol=1e-6)
-    # The case where the two SNRs part ways in practice: evaluated in float32, μ² + σ² − (E|θ|)² cancels to 0 at
-    # |μ|/σ ≈ 1e4 (every such weight gets SNR = ∞ and they tie, while |μ|/σ still orders them); hence float64.
+    # The case where the two SNRs part ways in practice: evaluated in float32, μ² + σ² − (E|θ|)² cancels to 0
+    # at |μ|/σ ≈ 1e4 (every such weight gets SNR = ∞ and they tie, while |μ|/σ still orders them); hence
+    # float64.
     m32, s32 = torch.tensor([10000.3, 20000.3]), torch.tensor([1.0, 1.0])
     e32 = s32 * math.sqrt(2 / math.pi) * torch.exp(-0.5 * (m32 / s32) ** 2) + m32 * torch.erf(
         m32 / s32 / math.sqrt(2)

@@ -1,4 +1,5 @@
-"""Prefect cache keys of pipeline steps: a step's key moves with its own inputs, params and code, and nothing else."""
+"""Prefect cache keys of pipeline steps: a step's key moves with its own inputs, params and code, and nothing
+else."""
 
 from __future__ import annotations
 

@@ -9,9 +9,13 @@ FAKE = {
     "tasks/__init__.py": "",
     "tasks/orchestration/stage_runner.py": "from tasks.platform.tracking import stage_run\n",
     "tasks/platform/tracking.py": "def stage_run(): ...\n",
-    "tasks/stages/toy/__init__.py": '"""Registry."""\nfrom tasks.stages.toy.fit import fit\nfrom tasks.stages.toy.other import other\n\n'
+    "tasks/stages/toy/__init__.py": '"""Registry."""\n'
+    "from tasks.stages.toy.fit import fit\n"
+    "from tasks.stages.toy.other import other\n\n"
     'STEPS = {"fit-model": fit, "other": other}\n',
-    "tasks/stages/toy/fit.py": "from studies.toy.model import build\nfrom tasks.orchestration.stage_runner import StageContext\nfrom . import io\n\n\n"
+    "tasks/stages/toy/fit.py": "from studies.toy.model import build\n"
+    "from tasks.orchestration.stage_runner import StageContext\n"
+    "from . import io\n\n\n"
     "def fit(ctx):\n    from studies.common import seeding\n    return build(), seeding\n",
     "tasks/stages/toy/io.py": "from .shared import SHARED\n",
     "tasks/stages/toy/shared.py": "SHARED = 1\n",
@@ -82,7 +86,8 @@ def test_write_rewrites_only_code_deps_after_the_data_deps(fake: Path) -> None:
         "  # the toy\n"
         "  toy-other:\n"
         "    cmd: >-\n      studies stage toy other\n"
-        "    deps:\n      - data/x.csv  # raw\n      - studies/toy/__init__.py\n      - studies/toy/unrelated.py\n"
+        "    deps:\n      - data/x.csv  # raw\n      - studies/toy/__init__.py\n"
+        "      - studies/toy/unrelated.py\n"
         "      - tasks/stages/toy/other.py\n"
         "    meta: {resources: gpu}\n"
     )

@@ -1,4 +1,5 @@
-"""The exchange between a flow and a worker: what is sent, what a worker refuses, how the result is recorded."""
+"""The exchange between a flow and a worker: what is sent, what a worker refuses, how the result is
+recorded."""
 
 from __future__ import annotations
 

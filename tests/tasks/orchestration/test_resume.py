@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from pathlib import Path
 
@@ -111,7 +112,8 @@ def test_fingerprint_sees_parts_array_contents_and_file_contents(tmp_path: Path)
 
 
 def test_fingerprint_without_arrays_is_the_one_cdvae_checkpoints_carry(tmp_path: Path) -> None:
-    """cdvae-train's last.pt stores this hash: it must not change under a checkpoint that is waiting to resume."""
+    """cdvae-train's last.pt stores this hash: it must not change under a checkpoint that is waiting to
+    resume."""
     a, b = tmp_path / "b.parquet", tmp_path / "a.py"
     a.write_bytes(b"data")
     b.write_bytes(b"code")
@@ -141,13 +143,16 @@ def test_state_lives_beside_the_outputs_and_step_code_is_what_dvc_yaml_lists(tmp
 def test_a_cdvae_checkpoint_is_stale_after_a_change_in_studies_common(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The bug: CDVAE hashed only studies/cdvae, so after an edit in studies/common (a dvc.yaml dep of cdvae-train)
-    a checkpoint made by the old code still matched and was resumed."""
+    """The bug: CDVAE hashed only studies/cdvae, so after an edit in studies/common (a dvc.yaml dep of
+    cdvae-train) a checkpoint made by the old code still matched and was resumed."""
     import shutil
     from dataclasses import asdict
 
     from studies.cdvae.config import ModelConfig, TrainConfig
-    from tasks.stages.cdvae import train as cdvae_train
+
+    cdvae_train = importlib.import_module(
+        "tasks.stages.cdvae.train"
+    )  # the package exports the step function `train`
 
     for package in ("studies", "tasks"):
         shutil.copytree(

@@ -1,4 +1,5 @@
-"""One pipeline process per checkout: a second is refused naming the first; a killed holder frees the checkout."""
+"""One pipeline process per checkout: a second is refused naming the first; a killed holder frees the
+checkout."""
 
 from __future__ import annotations
 

@@ -64,7 +64,8 @@ def test_override_syntax_errors() -> None:
 
 
 def test_resolved_params_are_built_in_types_even_after_a_round_trip(file: Path) -> None:
-    """ruamel writes back ScalarInt/ScalarFloat; stages must get plain int/float (torch's safe loader refuses others)."""
+    """ruamel writes back ScalarInt/ScalarFloat; stages must get plain int/float (torch's safe loader refuses
+    others)."""
     params.apply(file, "ci", params.parse_overrides(["mlc.train.lr=0.5", "mlc.train.seeds=[3, 4]"]))
     train = params.study_params(file, "mlc")["train"]
     assert [type(v) for v in train["seeds"]] == [int, int] and type(train["lr"]) is float

@@ -1,4 +1,5 @@
-"""Served path confinement: inside the project or an allowed folder passes, anything else (.., symlinks) is refused."""
+"""Served path confinement: inside the project or an allowed folder passes, anything else (.., symlinks) is
+refused."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""tasks/platform/settings.py: studies.toml keys become the variables the libraries read, the environment wins, `${VAR}`
-keeps secrets out of the file, and every mistake is refused with a message that names the key and the fix."""
+"""tasks/platform/settings.py: studies.toml keys become the variables the libraries read, the environment
+wins, `${VAR}` keeps secrets out of the file, and every mistake is refused with a message that names the key
+and the fix."""
 
 from __future__ import annotations
 

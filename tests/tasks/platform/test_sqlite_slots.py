@@ -1,4 +1,5 @@
-"""The SQLite run cap: slots per database file, refused beyond the cap with the scale-out fix, freed by death."""
+"""The SQLite run cap: slots per database file, refused beyond the cap with the scale-out fix, freed by
+death."""
 
 from __future__ import annotations
 

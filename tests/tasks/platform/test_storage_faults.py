@@ -1,9 +1,9 @@
-"""Storage faults: damaged DVC objects are refetched or reported, never used; a full disk or an unwritable folder
-fails with a clear error and leaves the last good checkpoint as it was.
+"""Storage faults: damaged DVC objects are refetched or reported, never used; a full disk or an unwritable
+folder fails with a clear error and leaves the last good checkpoint as it was.
 
 Real DVC (the project copy's cache and its local-folder remote, .dvc-remote/) and real failed writes: a child
-process whose RLIMIT_FSIZE is below a checkpoint's size gets EFBIG from write(2) exactly where a full disk gives
-ENOSPC; a state folder under a regular file gets ENOTDIR, which root cannot write through either.
+process whose RLIMIT_FSIZE is below a checkpoint's size gets EFBIG from write(2) exactly where a full disk
+gives ENOSPC; a state folder under a regular file gets ENOTDIR, which root cannot write through either.
 """
 
 from __future__ import annotations
@@ -42,11 +42,12 @@ DATA = {"a.txt": b"first file\n", "sub/b.txt": b"second file\n"}
 CFG = TrainConfig(epochs=2, batch_size=4, checkpoint_every=1, val_batch_size=8, lr=1e-3)
 
 
-# --- DVC: damaged objects --------------------------------------------------------------------------------------
+# --- DVC: damaged objects -----------------------------------------------------------------------------------
 
 
 def _track(root: Path) -> None:
-    """data/ as ingest leaves it: recorded in data.dvc, in the cache, and pushed to the project's local remote."""
+    """data/ as ingest leaves it: recorded in data.dvc, in the cache, and pushed to the project's local
+    remote."""
     for rel, content in DATA.items():
         (root / "data" / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / "data" / rel).write_bytes(content)
@@ -60,8 +61,8 @@ def _object(store: Path, md5: str) -> Path:
 
 
 def _rot(path: Path) -> None:
-    """Flip the first byte in place, keeping size, mtime and the read-only mode: what bit rot on a disk does, and
-    what neither DVC's protected-cache shortcut nor its state database (inode, mtime, size) can notice."""
+    """Flip the first byte in place, keeping size, mtime and the read-only mode: what bit rot on a disk does,
+    and what neither DVC's protected-cache shortcut nor its state database (inode, mtime, size) can notice."""
     st = path.stat()
     data = bytearray(path.read_bytes())
     data[0] ^= 0xFF
@@ -124,7 +125,8 @@ def test_a_damaged_remote_copy_is_reported_by_name_and_never_checked_out(
     assert "Fix: delete that remote copy (and the listing it is in" in message
     assert not (project / "data" / "a.txt").exists() and not _object(cache, md5).exists()
 
-    # the fix the message gives: delete the damaged remote copy and its listing, push from a good cache, pull again
+    # the fix the message gives: delete the damaged remote copy and its listing, push from a good cache, pull
+    # again
     _object(remote, md5).unlink()
     listing.unlink()
     shutil.rmtree(cache)
@@ -141,11 +143,12 @@ def test_a_damaged_remote_copy_is_reported_by_name_and_never_checked_out(
     )
 
 
-# --- full disk and unwritable folders -------------------------------------------------------------------------
+# --- full disk and unwritable folders -----------------------------------------------------------------------
 
 
 def train_tiny(state: Path, epochs: int) -> FitResult:
-    """A tiny CDVAE on 4 real crystals, one step an epoch, a checkpoint after every step (also run in the child)."""
+    """A tiny CDVAE on 4 real crystals, one step an epoch, a checkpoint after every step (also run in the
+    child)."""
     seed_everything(0)
     crystals = crystal_set(4)
     return fit(
@@ -205,7 +208,8 @@ def test_a_full_disk_mid_training_keeps_the_last_good_checkpoint_and_a_rerun_res
 
 
 def test_a_full_disk_never_replaces_a_saved_fit(tmp_path: Path) -> None:
-    """FitStore (MLC and SSVI resume state): a save that runs out of space leaves the previous fit loadable."""
+    """FitStore (MLC and SSVI resume state): a save that runs out of space leaves the previous fit
+    loadable."""
     store = FitStore(tmp_path / "train-state")
     small, big = {"w": torch.ones(10)}, {"w": torch.ones(100_000)}
     store.save("mlc/seed0", "f", small)

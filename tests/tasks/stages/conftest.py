@@ -1,4 +1,5 @@
-"""`stages`: run a study's stage functions on the `ci` profile in a bare project folder, each in its own MLflow run."""
+"""`stages`: run a study's stage functions on the `ci` profile in a bare project folder, each in its own
+MLflow run."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ class Stages:
         return copy.deepcopy(params_mod.study_params(REPO / "params.yaml", study, "ci"))
 
     def digits(self) -> Path:
-        """data/digits/digits.parquet as the ingest step writes it (p00..p63, target), from scikit-learn's copy."""
+        """data/digits/digits.parquet as the ingest step writes it (p00..p63, target), from scikit-learn's
+        copy."""
         bunch = load_digits()
         path = self.root / "data" / "digits" / "digits.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,8 @@ class Stages:
         return run.info.run_id
 
     def train_interrupted(self, study: str, params: dict[str, Any], saves: int) -> Interrupted:
-        """Prepare, train once uninterrupted (the reference), then train again killed after `saves` finished fits."""
+        """Prepare, train once uninterrupted (the reference), then train again killed after `saves` finished
+        fits."""
         results = self.root / "results" / "ci" / study
         prepared, reference, out = results / "prepared", self.root / "reference", results / "train"
         self.run(study, "prepare", params, {"digits": self.digits()}, {"prepared": prepared})
@@ -88,7 +91,8 @@ class Stages:
 
     @staticmethod
     def metrics(run_id: str, skip: str) -> dict[str, list[tuple[int, float]]]:
-        """Every metric's (step, value) history in a run, but those whose name starts with `skip` (wall-clock times)."""
+        """Every metric's (step, value) history in a run, but those whose name starts with `skip` (wall-clock
+        times)."""
         client = mlflow.MlflowClient()
         keys = [k for k in client.get_run(run_id).data.metrics if not k.startswith(skip)]
         return {k: sorted((m.step, m.value) for m in client.get_metric_history(run_id, k)) for k in keys}

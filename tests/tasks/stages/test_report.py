@@ -1,4 +1,5 @@
-"""The provenance line every report carries: a clean tree gives the commit alone, a dirty one names its files."""
+"""The provenance line every report carries: a clean tree gives the commit alone, a dirty one names its
+files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""ssvi-train killed half-way: only the unfinished jobs go to the pool again, and the stage ends as an uninterrupted run would."""
+"""ssvi-train killed half-way: only the unfinished jobs go to the pool again, and the stage ends as an
+uninterrupted run would."""
 
 from __future__ import annotations
 
