@@ -31,7 +31,8 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def copy_project(root: Path) -> Path:
-    """A fresh clone-like copy of the project (tracked + untracked files, no data/results), committed to its own git repo."""
+    """A fresh clone-like copy of the project (tracked + untracked files, no data/results), committed to its
+    own git repo."""
     for rel in _project_files():
         dst = root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)

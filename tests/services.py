@@ -71,9 +71,11 @@ def prefect_server(
     home: Path, scheduler: bool = False, leases: bool = False, database_url: str | None = None
 ) -> Iterator[str]:
     """A Prefect API server. Its services stay on except those tests have no use for: Prefect 3 records task
-    runs from client events in the TaskRunRecorder service, so under `--no-services` /task_runs/filter is empty.
+    runs from client events in the TaskRunRecorder service, so under `--no-services` /task_runs/filter is
+    empty.
     `scheduler=True` keeps the scheduler, which turns deployment schedules into flow runs (every 5 s here);
-    `leases=True` keeps the repossessor, which frees the concurrency slots of holders that died (every 5 s here).
+    `leases=True` keeps the repossessor, which frees the concurrency slots of holders that died (every 5 s
+    here).
     `database_url` (postgresql://...) puts its database on PostgreSQL instead of SQLite in `home`."""
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
@@ -106,7 +108,8 @@ def mlflow_server(
     workers: int = 1,
 ) -> Iterator[str]:
     """An MLflow tracking server; by default SQLite and artifacts in `folder`. `backend_store_uri`
-    (postgresql://...) and `artifacts` (s3://bucket/prefix, served through the server, with `s3`'s endpoint and
+    (postgresql://...) and `artifacts` (s3://bucket/prefix, served through the server, with `s3`'s endpoint
+    and
     credentials in the server's environment only) make it the team deployment's. SQLAlchemy 2.1 reads a bare
     postgresql:// as psycopg 3, which is not installed: the URL is given psycopg2's driver name."""
     port = free_port()
@@ -171,8 +174,10 @@ def _postgres_bin() -> Path:
 
 @contextmanager
 def postgres_server() -> Iterator[Postgres]:
-    """A throw-away PostgreSQL cluster on 127.0.0.1 at a free port, its unix socket in its own folder, fsync off.
-    initdb refuses root, so as root the cluster belongs to the `postgres` user, in a folder under /tmp that user
+    """A throw-away PostgreSQL cluster on 127.0.0.1 at a free port, its unix socket in its own folder, fsync
+    off.
+    initdb refuses root, so as root the cluster belongs to the `postgres` user, in a folder under /tmp that
+    user
     can reach (pytest's tmp folders are 0700 root)."""
     bindir, port, password = _postgres_bin(), free_port(), secrets.token_urlsafe(18)
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []

@@ -1,4 +1,5 @@
-"""Shared by the end-to-end tests: the CLI and DVC as subprocesses, a study's ci run against real servers, the Prefect API."""
+"""Shared by the end-to-end tests: the CLI and DVC as subprocesses, a study's ci run against real servers,
+the Prefect API."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def prefect_api(base: str, path: str, body: dict | None = None) -> Any:
 
 @contextmanager
 def ci_run(base: Path, study: str) -> Iterator[dict[str, Any]]:
-    """A fresh project copy, real Prefect and MLflow servers, and one `studies run <study> --profile ci` in it."""
+    """A fresh project copy, real Prefect and MLflow servers, and one `studies run <study> --profile ci` in
+    it."""
     root = copy_project(base / "project")
     with prefect_server(base) as api, mlflow_server(base / "mlflow") as mlflow_uri:
         env = project_env(root) | {"PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": mlflow_uri}
@@ -70,7 +72,8 @@ def experiment_runs(client: MlflowClient, study: str) -> list:
 
 
 def task_runs(api: str, flow_run_id: str, names: set[str], timeout: float = 60) -> dict[str, dict]:
-    """The flow run's task runs by name, waiting until `names` are all recorded (the server lags on events)."""
+    """The flow run's task runs by name, waiting until `names` are all recorded (the server lags on
+    events)."""
     deadline = time.monotonic() + timeout
     while True:
         by_name = {

@@ -17,7 +17,8 @@ LISTEN = "0A"
 
 
 def listening_addresses(port: int) -> set[str]:
-    """Local addresses with a socket in LISTEN on `port`, from /proc/net/tcp and tcp6 (hex, little-endian IPv4)."""
+    """Local addresses with a socket in LISTEN on `port`, from /proc/net/tcp and tcp6 (hex, little-endian
+    IPv4)."""
     out = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:

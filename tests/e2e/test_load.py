@@ -1,4 +1,5 @@
-"""Load: N concurrent `studies run mlc --profile ci`, each in its own checkout, all against one team deployment
+"""Load: N concurrent `studies run mlc --profile ci`, each in its own checkout, all against one team
+deployment
 (Prefect and MLflow on PostgreSQL, artifacts and the DVC remote on S3; tests/e2e/team.py), pointed there by
 studies.toml. Nothing may be lost: every flow run COMPLETED, every MLflow run FINISHED with its metrics, every
 DVC output in its checkout and in the remote, and no "database is locked" anywhere.
@@ -7,7 +8,8 @@ The runs stay `ci`-profile runs, lightened by `--set` (LIGHT): digits only (no s
 training steps instead of 60 + 40, logged every 2 steps. Measured on the 2-core machine, shared with other
 work (load average 10-17): one plain ci run alone 3.9 min; 3 concurrent plain ci runs 17 min (training
 dominates); 8 concurrent LIGHT runs 9.4 min. Both versions are `slow`; the 20-run one also needs about 1.3 GB
-of memory per run (the flow process plus its stage process) and is skipped, saying so, where that is not free."""
+of memory per run (the flow process plus its stage process) and is skipped, saying so, where that is not
+free."""
 
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ LIGHT = (
     "--set",
     "mlc.train.digits.log_every=2",
 )
-GB_PER_RUN = 0.8  # flow ≈ 0.45 GB for the whole run, a stage process ≈ 0.65 GB while it lasts; stages overlap only partly
+# flow ≈ 0.45 GB for the whole run, a stage process ≈ 0.65 GB while it lasts; stages overlap only partly
+GB_PER_RUN = 0.8
 STAGES = ("prepare", "train", "evaluate", "report")
 CONTENTION = re.compile(
     r"database is locked|OperationalError|deadlock detected|QueuePool limit", re.IGNORECASE
@@ -68,8 +71,8 @@ def available_gb() -> float:
 def test_concurrent_ci_runs_lose_nothing(tmp_path: Path, n: int) -> None:
     if (free := available_gb()) < n * GB_PER_RUN:
         pytest.skip(
-            f"{n} concurrent runs need about {n * GB_PER_RUN:.0f} GB of free memory, {free:.1f} GB available: "
-            "run this test alone on a machine with more memory"
+            f"{n} concurrent runs need about {n * GB_PER_RUN:.0f} GB of free memory, "
+            f"{free:.1f} GB available: run this test alone on a machine with more memory"
         )
     with team_services(tmp_path) as team:
         checkouts = [team.checkout(tmp_path / f"host-{i}") for i in range(n)]

@@ -117,7 +117,8 @@ def test_changing_an_evaluate_param_reruns_only_evaluate_and_report(run: Any) ->
         ("mlc-report", "ran"),
     ]:
         assert f"| {stage} | {verdict} |" in out, out[-3000:]
-    # A train param re-runs train and what follows, not prepare (bare dvc repro, embedded in the same workspace).
+    # A train param re-runs train and what follows, not prepare (bare dvc repro, embedded in the same
+    # workspace).
     out = studies(root, env, "run", "mlc", "--profile", "ci", "--set", "mlc.train.seeds=[1]").stdout
     for stage, verdict in [
         ("mlc-prepare", "cached"),

@@ -1,4 +1,5 @@
-"""`studies serve`: a deployment on a short interval produces flow runs by itself, one at a time, and the second
+"""`studies serve`: a deployment on a short interval produces flow runs by itself, one at a time, and the
+second
 run of unchanged data, params and code is a cache hit for every step, and touching a helper in studies/ reruns
 exactly the steps that import it. Real Prefect server (scheduler on) and serve process."""
 
@@ -38,7 +39,8 @@ HELPER = "studies/mlc/baselines.py"  # imported by mlc-evaluate's code only
 
 
 def _summary_of(api: str, run: dict) -> str:
-    """The mlc-summary markdown published during a pipeline run (runs never overlap; the study flow is its subflow)."""
+    """The mlc-summary markdown published during a pipeline run (runs never overlap; the study flow is its
+    subflow)."""
     artifacts = prefect_api(api, "/artifacts/filter", {"sort": "CREATED_DESC"})
     return next(a["data"] for a in artifacts if a["key"] == "mlc-summary" and _within(a["created"], run))
 
@@ -97,7 +99,8 @@ def test_scheduled_runs_hit_the_cache_and_a_touched_helper_reruns_exactly_its_st
         first, second = runs[:2]
         assert first["end_time"] <= second["start_time"]  # limit=1: never two runs on one workspace at once
         assert _verdicts(_summary_of(api, first))["mlc-train"] == "ran"
-        # The second run: same data hash, params and code, so every step is a Prefect cache hit (DVC is not even asked).
+        # The second run: same data hash, params and code, so every step is a Prefect cache hit (DVC is not
+        # even asked).
         assert _verdicts(_summary_of(api, second)) == {stage: "cached" for stage in MLC}
         task_states = {
             t["name"]: t["state"]["name"]

@@ -1,6 +1,9 @@
-"""Service faults during a real run: the MLflow server stopped mid-training, the Prefect server restarted while a
-worker trains. Each server keeps its store in a file and comes back on the same port, as a team's would after a
-crash or a redeploy; the pipeline either stops with a message that says what to do or rides the outage out, and
+"""Service faults during a real run: the MLflow server stopped mid-training, the Prefect server restarted
+while a
+worker trains. Each server keeps its store in a file and comes back on the same port, as a team's would after
+a
+crash or a redeploy; the pipeline either stops with a message that says what to do or rides the outage out,
+and
 nothing already recorded is lost."""
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ pytestmark = [
 
 
 class Restartable:
-    """A server process that can be stopped (SIGTERM) and started again on the same port with the same store."""
+    """A server process that can be stopped (SIGTERM) and started again on the same port with the same
+    store."""
 
     def __init__(self, cmd: list[str], health: str, log: Path, env: dict[str, str] | None = None) -> None:
         self.cmd, self.health, self.log, self.env = cmd, health, log, {**os.environ, **(env or {})}
@@ -73,7 +77,8 @@ def mlflow_store_server(folder: Path, port: int) -> Restartable:
 
 
 def prefect_store_server(home: Path, port: int) -> Restartable:
-    """Prefect on a SQLite file in `home` with concurrency leases on disk too (the default keeps them in memory, so
+    """Prefect on a SQLite file in `home` with concurrency leases on disk too (the default keeps them in
+    memory, so
     a restart would orphan the slot a running task holds). Only the services the test needs run."""
     off = ("LATE_RUNS", "TRIGGERS", "FOREMAN", "CANCELLATION_CLEANUP", "PAUSE_EXPIRATIONS", "SCHEDULER")
     env = {
@@ -102,7 +107,8 @@ def stage_runs(client: MlflowClient) -> dict[str, list]:
 
 
 def snapshot(client: MlflowClient, run_ids: set[str] | None = None) -> dict[str, dict]:
-    """Runs of the experiment (all, or `run_ids`): tags and each metric's full history, to compare across a fault."""
+    """Runs of the experiment (all, or `run_ids`): tags and each metric's full history, to compare across a
+    fault."""
     return {
         run.info.run_id: {
             "tags": run.data.tags,

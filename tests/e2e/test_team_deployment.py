@@ -1,4 +1,5 @@
-"""Scale-out by configuration: the same code, pointed by studies.toml and DVC's local config at a team's services
+"""Scale-out by configuration: the same code, pointed by studies.toml and DVC's local config at a team's
+services
 (Prefect and MLflow on PostgreSQL, MLflow artifacts and the DVC remote on S3), runs MLC on the `ci` profile;
 every record lands in those services, a second host pulls the results, and no credential shows anywhere the
 pipeline prints or stores."""

@@ -1,4 +1,5 @@
-"""`studies run --dispatch gpu` with a `studies worker --pool gpu` in its own checkout: the training step runs in
+"""`studies run --dispatch gpu` with a `studies worker --pool gpu` in its own checkout: the training step
+runs in
 the worker process, the rest in the flow's; kill -9 of the worker mid-training is survived by a resumed retry,
 linked in MLflow, and the `gpu` concurrency slot is free afterwards. Real Prefect and MLflow servers, a real
 DVC remote (a folder both checkouts point at), real processes."""
@@ -114,7 +115,8 @@ def test_training_runs_on_the_worker_and_survives_its_kill(tmp_path: Path) -> No
         assert {r.data.tags["studies.executor"] for r in others} == {f"flow ({host}-{flow.pid})"}
         assert all(r.data.tags["device"] in ("cpu", "cuda") for r in runs)
 
-        # Prefect: the first attempt is Crashed, the second Completed; the slot the killed one held is free again.
+        # Prefect: the first attempt is Crashed, the second Completed; the slot the killed one held is free
+        # again.
         attempts = sorted(
             (t for t in prefect_api(api, "/task_runs/filter", {}) if t["name"].startswith("mlc-train on ")),
             key=lambda t: t["created"],

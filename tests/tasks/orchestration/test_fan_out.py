@@ -1,7 +1,10 @@
-"""Fan-out over Prefect's DaskTaskRunner: the same results, order and callbacks as the process pool, one Prefect task
-run per chunk, on a LocalCluster of the step's workers or an existing cluster given by address; unknown runners refused.
+"""Fan-out over Prefect's DaskTaskRunner: the same results, order and callbacks as the process pool, one
+Prefect task
+run per chunk, on a LocalCluster of the step's workers or an existing cluster given by address; unknown
+runners refused.
 
-Real things only: a Prefect server on 127.0.0.1 (tests/services.py), Dask clusters of worker processes, and CDVAE's
+Real things only: a Prefect server on 127.0.0.1 (tests/services.py), Dask clusters of worker processes, and
+CDVAE's
 reconstruction metric on real Perov-5 test crystals."""
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ def no_backend_left() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def pairs() -> tuple[list[CrystalArrays], list[CrystalArrays]]:
-    """Six Perov-5 test crystals and predictions for them: noisy copies (0.1 Å), every third one of its neighbour
+    """Six Perov-5 test crystals and predictions for them: noisy copies (0.1 Å), every third one of its
+    neighbour
     instead, so some pairs match (each with its own RMS) and some do not."""
     df = read_cdvae_csv(MIRROR / "cdvae" / "perov_5" / "test.csv", ["material_id", "cif"]).head(6)
     truths = [
@@ -77,7 +81,8 @@ def pairs() -> tuple[list[CrystalArrays], list[CrystalArrays]]:
 
 
 def task_runs(tag: str, expected: int, timeout: float = 30) -> list[TaskRun]:
-    """Completed task runs tagged `tag`, once the server has recorded `expected` of them (it records from events)."""
+    """Completed task runs tagged `tag`, once the server has recorded `expected` of them (it records from
+    events)."""
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while True:

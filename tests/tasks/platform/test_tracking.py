@@ -1,4 +1,5 @@
-"""Attempt linking: an unfinished run with the same input key is a previous attempt only if its flow is gone, so
+"""Attempt linking: an unfinished run with the same input key is a previous attempt only if its flow is gone,
+so
 concurrent hosts on identical inputs never fail each other's live runs (what the load test caught)."""
 
 from __future__ import annotations
