@@ -205,7 +205,8 @@ def test_mlflow_holds_stage_runs_metrics_artifacts_and_a_loadable_model(run: Any
 
 
 def test_generate_and_evaluate_cifs_commands(run: Any, tmp_path: Path) -> None:
-    """`studies generate` on the trained model, then `studies evaluate-cifs` on its CIFs; neither overwrites anything."""
+    """`studies generate` on the trained model, then `studies evaluate-cifs` on its CIFs; neither overwrites
+    anything."""
     root, env = run["root"], run["env"]
     out = tmp_path / "samples"
     made = studies(root, env, "generate", "--n", "3", "--profile", "ci", "--out", str(out), "--steps", "2")
