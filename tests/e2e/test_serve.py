@@ -73,7 +73,7 @@ def test_scheduled_runs_hit_the_cache_and_a_touched_helper_reruns_exactly_its_st
         refused = studies(
             root, env, "serve", "--profile", "ci", "--cron", "0 3 * * *", "--interval", "5", check=False
         )
-        assert refused.returncode == 2 and "not both" in refused.stderr
+        assert refused.returncode == 2 and "--cron and --interval both given" in refused.stderr
         log = (tmp_path / "serve.log").open("w")
         proc = subprocess.Popen(
             [str(BIN / "studies"), "serve", "--profile", "ci", "--interval", "20", "--study", "mlc"],
