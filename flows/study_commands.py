@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import functools
-import importlib
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import click
 import typer
@@ -40,13 +42,27 @@ class StudyCommands(TyperGroup):
 
     @functools.cached_property
     def loaded(self) -> TyperGroup:
-        return typer.main.get_group(importlib.import_module(f"tasks.stages.{self.name}.cli").app)
+        return typer.main.get_group(_load_cli(self.name).app)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return self.loaded.list_commands(ctx)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return self.loaded.get_command(ctx, cmd_name)
+
+
+def _load_cli(study: str) -> ModuleType:
+    """tasks/stages/<study>/cli.py by its path. Imported by name, the package's __init__ would come first and
+    load every stage body with torch and pymatgen (15 s) for a `--help` or a refusal that needs none of them;
+    the commands import what they use when they run."""
+    name = f"tasks.stages.{study}.cli"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, STAGES / study / "cli.py")
+        assert spec is not None and spec.loader is not None, STAGES / study / "cli.py"
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 class StudiesGroup(TyperGroup):
