@@ -6,9 +6,17 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# OpenMP threads that spin while they wait make torch's many small ops 10-30 times slower on a host whose
+# cores are busy with other work (a CI runner's neighbours, the stage subprocesses of an end-to-end test):
+# measured at load 8 on 2 cores, a 15-epoch SSVI fit took 60-130 s spinning and 3-5 s waiting passively.
+# Waiting passively changes no result. Set before anything loads torch; the CLI, DVC and stage subprocesses
+# the tests start inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -66,3 +74,36 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME"):
         monkeypatch.delenv(var, raising=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def shared_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Prefect API server for every test that needs a server but no server of its own: started once a
+    session (about 12 s on 2 cores) instead of once per module. Tests tell their records apart by flow run,
+    name or tag. Concurrency leases on, so the slot of a killed worker is freed (tests/e2e/test_worker.py)."""
+    from tests.services import prefect_server
+
+    with prefect_server(tmp_path_factory.mktemp("shared-prefect"), leases=True) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def shared_mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One MLflow tracking server (SQLite, artifacts in a folder) for every test that needs a server but no
+    server of its own; tests tell their records apart by experiment, model name or run id."""
+    from tests.services import mlflow_server
+
+    with mlflow_server(tmp_path_factory.mktemp("shared-mlflow")) as uri:
+        yield uri
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs two pytest-xdist workers with `--dist loadgroup`. A group runs whole on one worker, so
+    each module is a group (its module-scoped fixtures, such as a team deployment, are made once) and the
+    tests that read the studies' ci runs (tests/e2e/conftest.py's session-scoped `ci_run`) form one group
+    (each study's run is made once). Without xdist the marks do nothing."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            group = "ci-runs" if "ci_run" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(group))

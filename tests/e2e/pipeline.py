@@ -1,5 +1,5 @@
-"""Shared by the end-to-end tests: the CLI and DVC as subprocesses, a study's ci run against real servers,
-the Prefect API."""
+"""Shared by the end-to-end tests: the CLI and DVC as subprocesses, a study's ci run against real servers, the
+Prefect API."""
 
 from __future__ import annotations
 
@@ -9,15 +9,28 @@ import signal
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import BIN, copy_project, project_env
-from tests.services import mlflow_server, prefect_server
+from tests.conftest import BIN
+
+# Overrides that lighten a `ci` MLC run, for tests whose subject is what happens around training (concurrent
+# runs, a worker killed mid-training, scheduled runs) rather than MLC: digits only (no synthetic set) and
+# 10 + 10 training steps, logged every 2 so that the loss curve keeps more than 5 points.
+LIGHT_MLC = (
+    "mlc.prepare.synthetic=[]",
+    "mlc.train.digits.warmup_steps=10",
+    "mlc.train.digits.mlc_steps=10",
+    "mlc.train.digits.log_every=2",
+)
+
+
+def set_options(*overrides: str) -> list[str]:
+    """The `studies run` options that set each `key=value` override."""
+    return [arg for override in overrides for arg in ("--set", override)]
 
 
 def studies(
@@ -47,21 +60,25 @@ def prefect_api(base: str, path: str, body: dict | None = None) -> Any:
         return json.loads(r.read())
 
 
-@contextmanager
-def ci_run(base: Path, study: str) -> Iterator[dict[str, Any]]:
-    """A fresh project copy, real Prefect and MLflow servers, and one `studies run <study> --profile ci` in
-    it."""
-    root = copy_project(base / "project")
-    with prefect_server(base) as api, mlflow_server(base / "mlflow") as mlflow_uri:
-        env = project_env(root) | {"PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": mlflow_uri}
-        first = studies(root, env, "run", study, "--profile", "ci")
-        yield {
-            "root": root,
-            "env": env,
-            "prefect_api": api,
-            "mlflow": MlflowClient(mlflow_uri),
-            "output": first.stdout,
-        }
+def first_ci_run(root: Path, env: dict[str, str], study: str) -> dict[str, Any]:
+    """`studies run <study> --profile ci` in `root`, against the servers `env` names. It is the study's first
+    run there, so its experiment holds one parent run: the one later checks read, whatever other runs the
+    study's tests add."""
+    first = studies(root, env, "run", study, "--profile", "ci")
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    parents = [r for r in experiment_runs(client, study) if "stage" not in r.data.tags]
+    assert len(parents) == 1, f"{study} ran on these servers before: {[r.info.run_id for r in parents]}"
+    return {
+        "study": study,
+        "root": root,
+        "env": env,
+        "prefect_api": env["PREFECT_API_URL"],
+        "mlflow": client,
+        "output": first.stdout,
+        "log": first.stderr,  # the flows' prints, as Prefect log lines
+        "parent": parents[0],
+        "flow_run_id": parents[0].data.tags["prefect.flow_run_id"],
+    }
 
 
 def experiment_runs(client: MlflowClient, study: str) -> list:
@@ -75,13 +92,21 @@ def task_runs(api: str, flow_run_id: str, names: set[str], timeout: float = 60) 
     """The flow run's task runs by name, waiting until `names` are all recorded (the server lags on
     events)."""
     deadline = time.monotonic() + timeout
+    of_the_run = {"task_runs": {"flow_run_id": {"any_": [flow_run_id]}}}
     while True:
-        by_name = {
-            t["name"]: t for t in prefect_api(api, "/task_runs/filter", {}) if t["flow_run_id"] == flow_run_id
-        }
+        by_name = {t["name"]: t for t in prefect_api(api, "/task_runs/filter", of_the_run)}
         if names <= set(by_name) or time.monotonic() > deadline:
             return by_name
         time.sleep(2)
+
+
+def artifacts(api: str, key: str, flow_run_id: str | None = None) -> list[dict]:
+    """The Prefect artifacts under `key`, of one flow run when given, newest first: the server filters, so
+    what other tests on a shared server published neither hides nor stands in for them."""
+    which: dict[str, Any] = {"key": {"any_": [key]}}
+    if flow_run_id:
+        which["flow_run_id"] = {"any_": [flow_run_id]}
+    return prefect_api(api, "/artifacts/filter", {"artifacts": which, "sort": "CREATED_DESC"})
 
 
 def start_worker(root: Path, env: dict[str, str], name: str, log: Path) -> subprocess.Popen:

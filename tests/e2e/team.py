@@ -1,8 +1,7 @@
 """A team deployment on 127.0.0.1, shared by the team and load tests: PostgreSQL under a Prefect server and an
 MLflow server, an S3-compatible store (moto) under MLflow's artifacts and the DVC remote. Project copies reach
 it the way a team's checkouts do: endpoints in studies.toml, the DVC remote in DVC's own local config, the S3
-key
-pair in the AWS variables boto3 and DVC read. The database password stays with the servers."""
+key pair in the AWS variables boto3 and DVC read. The database password stays with the servers."""
 
 from __future__ import annotations
 

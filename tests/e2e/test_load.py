@@ -4,12 +4,12 @@ deployment
 studies.toml. Nothing may be lost: every flow run COMPLETED, every MLflow run FINISHED with its metrics, every
 DVC output in its checkout and in the remote, and no "database is locked" anywhere.
 
-The runs stay `ci`-profile runs, lightened by `--set` (LIGHT): digits only (no synthetic set) and 10 + 10
-training steps instead of 60 + 40, logged every 2 steps. Measured on the 2-core machine, shared with other
-work (load average 10-17): one plain ci run alone 3.9 min; 3 concurrent plain ci runs 17 min (training
-dominates); 8 concurrent LIGHT runs 9.4 min. Both versions are `slow`; the 20-run one also needs about 1.3 GB
-of memory per run (the flow process plus its stage process) and is skipped, saying so, where that is not
-free."""
+The runs stay `ci`-profile runs, lightened by `--set` (LIGHT_MLC, tests/e2e/pipeline.py): digits only (no
+synthetic set) and 10 + 10 training steps instead of 60 + 40, logged every 2 steps. Measured on the 2-core
+machine, shared with other work (load average 10-17): one plain ci run alone 3.9 min; 3 concurrent plain ci
+runs 17 min (training dominates); 8 concurrent LIGHT runs 9.4 min. Both versions are `slow`; the 20-run one
+also needs about 1.3 GB of memory per run (the flow process plus its stage process) and is skipped, saying so,
+where that is not free."""
 
 from __future__ import annotations
 
@@ -23,22 +23,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import BIN
-from tests.e2e.pipeline import dvc, prefect_api
+from tests.e2e.pipeline import LIGHT_MLC, dvc, prefect_api, set_options
 from tests.e2e.team import BUCKET, DVC_PREFIX, team_services
 from tests.reliability import record
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
-LIGHT = (
-    "--set",
-    "mlc.prepare.synthetic=[]",
-    "--set",
-    "mlc.train.digits.warmup_steps=10",
-    "--set",
-    "mlc.train.digits.mlc_steps=10",
-    "--set",
-    "mlc.train.digits.log_every=2",
-)
 # flow ≈ 0.45 GB for the whole run, a stage process ≈ 0.65 GB while it lasts; stages overlap only partly
 GB_PER_RUN = 0.8
 STAGES = ("prepare", "train", "evaluate", "report")
@@ -83,7 +73,7 @@ def test_concurrent_ci_runs_lose_nothing(tmp_path: Path, n: int) -> None:
             with log.open("w") as out:
                 procs.append(
                     subprocess.Popen(
-                        [str(BIN / "studies"), "run", "mlc", "--profile", "ci", *LIGHT],
+                        [str(BIN / "studies"), "run", "mlc", "--profile", "ci", *set_options(*LIGHT_MLC)],
                         cwd=root,
                         env=env,
                         stdout=out,

@@ -1,7 +1,6 @@
 """`studies serve`: a deployment on a short interval produces flow runs by itself, one at a time, and the
-second
-run of unchanged data, params and code is a cache hit for every step, and touching a helper in studies/ reruns
-exactly the steps that import it. Real Prefect server (scheduler on) and serve process."""
+second run of unchanged data, params and code is a cache hit for every step, and touching a helper in studies/
+reruns exactly the steps that import it. Real Prefect server (scheduler on) and serve process."""
 
 from __future__ import annotations
 
@@ -15,8 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tasks.platform import params
 from tests.conftest import BIN, copy_project, project_env
-from tests.e2e.pipeline import prefect_api, studies
+from tests.e2e.pipeline import LIGHT_MLC, prefect_api, studies
 from tests.services import prefect_server
 
 pytestmark = pytest.mark.e2e
@@ -67,6 +67,8 @@ def test_scheduled_runs_hit_the_cache_and_a_touched_helper_reruns_exactly_its_st
     from tasks.orchestration.code_deps import stage_sources
 
     root = copy_project(tmp_path / "project")
+    # Light MLC runs (tests/e2e/pipeline.py): the subject is the schedule and the cache, not MLC.
+    params.apply(root / "params.yaml", "ci", params.parse_overrides(list(LIGHT_MLC)))
     (tmp_path / "prefect").mkdir()
     with prefect_server(tmp_path / "prefect", scheduler=True) as api:
         env = project_env(root) | {"PREFECT_API_URL": api}
@@ -87,9 +89,8 @@ def test_scheduled_runs_hit_the_cache_and_a_touched_helper_reruns_exactly_its_st
             runs = _wait_for(api, proc, tmp_path, lambda runs: len(runs) >= 2)
             before = _evaluate_outputs(root)
             touched_at = time.time()
-            with (root / HELPER).open(
-                "a"
-            ) as f:  # a real edit to the helper's source (a comment changes its hash)
+            # A real edit to the helper's source (a comment changes its hash).
+            with (root / HELPER).open("a") as f:
                 f.write("\n# touched by test_serve\n")
             later = _wait_for(api, proc, tmp_path, lambda runs: any(_started(r) > touched_at for r in runs))
         finally:

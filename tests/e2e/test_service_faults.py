@@ -1,10 +1,7 @@
 """Service faults during a real run: the MLflow server stopped mid-training, the Prefect server restarted
-while a
-worker trains. Each server keeps its store in a file and comes back on the same port, as a team's would after
-a
-crash or a redeploy; the pipeline either stops with a message that says what to do or rides the outage out,
-and
-nothing already recorded is lost."""
+while a worker trains. Each server keeps its store in a file and comes back on the same port, as a team's
+would after a crash or a redeploy; the pipeline either stops with a message that says what to do or rides the
+outage out, and nothing already recorded is lost."""
 
 from __future__ import annotations
 
@@ -78,8 +75,7 @@ def mlflow_store_server(folder: Path, port: int) -> Restartable:
 
 def prefect_store_server(home: Path, port: int) -> Restartable:
     """Prefect on a SQLite file in `home` with concurrency leases on disk too (the default keeps them in
-    memory, so
-    a restart would orphan the slot a running task holds). Only the services the test needs run."""
+    memory, so a restart would orphan the slot a running task holds). Only the services the test needs run."""
     off = ("LATE_RUNS", "TRIGGERS", "FOREMAN", "CANCELLATION_CLEANUP", "PAUSE_EXPIRATIONS", "SCHEDULER")
     env = {
         "PREFECT_HOME": str(home),

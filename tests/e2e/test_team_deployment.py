@@ -16,7 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import git
-from tests.e2e.pipeline import dvc, prefect_api, studies
+from tests.e2e.pipeline import LIGHT_MLC, dvc, prefect_api, set_options, studies
 from tests.e2e.team import BUCKET, DVC_PREFIX, MLFLOW_PREFIX, flow_run_record, query, team_services
 from tests.reliability import record
 
@@ -31,7 +31,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with team_services(base) as team:
         root, env = team.checkout(base / "host-a")
         started = time.monotonic()
-        proc = studies(root, env, "run", "mlc", "--profile", "ci")
+        # A light MLC run (tests/e2e/pipeline.py): the subject is the deployment, not MLC.
+        proc = studies(root, env, "run", "mlc", "--profile", "ci", *set_options(*LIGHT_MLC))
         seconds = time.monotonic() - started
         client = MlflowClient(team.mlflow_uri)
         runs = client.search_runs([client.get_experiment_by_name("mlc").experiment_id])
@@ -152,7 +153,7 @@ def test_no_credential_appears_in_what_the_pipeline_prints_or_stores(run: dict[s
     )
     record(
         "load",
-        "one ci run on PostgreSQL-backed Prefect and MLflow, S3 artifacts and DVC remote",
+        "one light ci run (LIGHT_MLC) on PostgreSQL-backed Prefect and MLflow, S3 artifacts and DVC remote",
         runs=1,
         lost=0,
         seconds=round(run["seconds"], 1),

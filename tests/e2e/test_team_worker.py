@@ -1,9 +1,8 @@
 """Workers on other hosts: a flow checkout and a GPU-worker checkout that share nothing but the team's
 services
 (Prefect and MLflow on PostgreSQL, S3 for MLflow artifacts, the DVC remote and Prefect's task results).
-Training
-is dispatched to the worker; results travel through the S3 result-storage block that `studies result-storage`
-creates, never through a common folder."""
+Training is dispatched to the worker; results travel through the S3 result-storage block that `studies
+result-storage` creates, never through a common folder."""
 
 from __future__ import annotations
 

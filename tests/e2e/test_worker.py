@@ -1,7 +1,7 @@
-"""`studies run --dispatch gpu` with a `studies worker --pool gpu` in its own checkout: the training step
-runs in
-the worker process, the rest in the flow's; kill -9 of the worker mid-training is survived by a resumed retry,
-linked in MLflow, and the `gpu` concurrency slot is free afterwards. Real Prefect and MLflow servers, a real
+"""`studies run --dispatch gpu` with a `studies worker --pool gpu` in its own checkout: the training step runs
+in the worker process, the rest in the flow's; kill -9 of the worker mid-training is survived by a resumed
+retry, linked in MLflow, and the `gpu` concurrency slot is free afterwards. Real Prefect and MLflow servers, a
+real
 DVC remote (a folder both checkouts point at), real processes."""
 
 from __future__ import annotations
@@ -16,17 +16,29 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, copy_project, project_env
-from tests.e2e.pipeline import dvc, experiment_runs, prefect_api, start_worker, stop, wait_for
-from tests.services import mlflow_server, prefect_server
+from tests.e2e.pipeline import (
+    LIGHT_MLC,
+    dvc,
+    experiment_runs,
+    prefect_api,
+    set_options,
+    start_worker,
+    stop,
+    wait_for,
+)
+from tests.services import mlflow_server
 
 pytestmark = pytest.mark.e2e
 
-SEEDS = "mlc.train.seeds=[0,1,2]"  # several fits, so the kill lands between saved fits
+# Several fits, so that the kill lands between saved fits; light ones: the subject is the worker, not MLC.
+RUN = set_options("mlc.train.seeds=[0,1,2]", *LIGHT_MLC)
 
 
-def test_training_runs_on_the_worker_and_survives_its_kill(tmp_path: Path) -> None:
+def test_training_runs_on_the_worker_and_survives_its_kill(tmp_path: Path, shared_prefect: str) -> None:
     flow_root, worker_root = copy_project(tmp_path / "flow"), copy_project(tmp_path / "worker")
-    with prefect_server(tmp_path, leases=True) as api, mlflow_server(tmp_path / "mlflow") as mlflow_uri:
+    # The shared Prefect server (leases on); an MLflow server of its own: it counts the mlc experiment's runs.
+    api = shared_prefect
+    with mlflow_server(tmp_path / "mlflow") as mlflow_uri:
         shared = {
             "PREFECT_API_URL": api,
             "MLFLOW_TRACKING_URI": mlflow_uri,
@@ -58,8 +70,7 @@ def test_training_runs_on_the_worker_and_survives_its_kill(tmp_path: Path) -> No
                         "ci",
                         "--dispatch",
                         "gpu",
-                        "--set",
-                        SEEDS,
+                        *RUN,
                     ],
                     cwd=flow_root,
                     env=flow_env,
@@ -117,10 +128,8 @@ def test_training_runs_on_the_worker_and_survives_its_kill(tmp_path: Path) -> No
 
         # Prefect: the first attempt is Crashed, the second Completed; the slot the killed one held is free
         # again.
-        attempts = sorted(
-            (t for t in prefect_api(api, "/task_runs/filter", {}) if t["name"].startswith("mlc-train on ")),
-            key=lambda t: t["created"],
-        )
+        dispatched = {"task_runs": {"name": {"like_": "mlc-train on "}}}
+        attempts = sorted(prefect_api(api, "/task_runs/filter", dispatched), key=lambda t: t["created"])
         assert [t["state"]["type"] for t in attempts] == ["CRASHED", "COMPLETED"], attempts
         assert attempts[0]["name"] == f"mlc-train on {host}-{killed_pid}"
         limit = prefect_api(api, "/concurrency_limits/tag/gpu")

@@ -1,11 +1,9 @@
 """Fan-out over Prefect's DaskTaskRunner: the same results, order and callbacks as the process pool, one
-Prefect task
-run per chunk, on a LocalCluster of the step's workers or an existing cluster given by address; unknown
-runners refused.
+Prefect task run per chunk, on a LocalCluster of the step's workers or an existing cluster given by address;
+unknown runners refused.
 
-Real things only: a Prefect server on 127.0.0.1 (tests/services.py), Dask clusters of worker processes, and
-CDVAE's
-reconstruction metric on real Perov-5 test crystals."""
+Real things only: a Prefect server on 127.0.0.1 (tests/conftest.py), Dask clusters of worker processes, and
+CDVAE's reconstruction metric on real Perov-5 test crystals."""
 
 from __future__ import annotations
 
@@ -29,17 +27,13 @@ from studies.common import parallel
 from studies.common.parallel import ordered_map
 from tasks.orchestration import fan_out, fan_out_dask
 from tests.conftest import MIRROR
-from tests.services import prefect_server
 
 
 @pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Prefect server the test process and its Dask workers report to."""
-    with (
-        prefect_server(tmp_path_factory.mktemp("prefect")) as api,
-        temporary_settings({PREFECT_API_URL: api}),
-    ):
-        yield api
+def prefect_api(shared_prefect: str) -> Iterator[str]:
+    """The Prefect server the test process and its Dask workers report to (tests/conftest.py shares it)."""
+    with temporary_settings({PREFECT_API_URL: shared_prefect}):
+        yield shared_prefect
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +54,7 @@ def no_backend_left() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def pairs() -> tuple[list[CrystalArrays], list[CrystalArrays]]:
     """Six Perov-5 test crystals and predictions for them: noisy copies (0.1 Å), every third one of its
-    neighbour
-    instead, so some pairs match (each with its own RMS) and some do not."""
+    neighbour instead, so some pairs match (each with its own RMS) and some do not."""
     df = read_cdvae_csv(MIRROR / "cdvae" / "perov_5" / "test.csv", ["material_id", "cif"]).head(6)
     truths = [
         CrystalArrays.from_structure(s) for s in structures_from_table(parse_structures(df, "test.csv"))

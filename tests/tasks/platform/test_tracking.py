@@ -1,6 +1,5 @@
 """Attempt linking: an unfinished run with the same input key is a previous attempt only if its flow is gone,
-so
-concurrent hosts on identical inputs never fail each other's live runs (what the load test caught)."""
+so concurrent hosts on identical inputs never fail each other's live runs (what the load test caught)."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tasks.platform.tracking import FLOW_RUN_ENV, previous_attempt
 from tests.e2e.pipeline import prefect_api
-from tests.services import prefect_server
 
 KEY = "k" * 16
 
@@ -42,18 +40,18 @@ def test_an_attempt_of_this_flow_run_is_the_previous_one(
 
 
 def test_another_live_flow_runs_attempt_is_left_alone_and_an_ended_ones_is_taken(
-    tmp_path: Path, experiment: str, monkeypatch: pytest.MonkeyPatch
+    shared_prefect: str, experiment: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with prefect_server(tmp_path / "prefect") as api:
-        flow_id = prefect_api(api, "/flows/", {"name": "mlc"})["id"]
-        live, ended = (
-            prefect_api(api, "/flow_runs/", {"flow_id": flow_id, "state": {"type": state}})["id"]
-            for state in ("RUNNING", "FAILED")
-        )
-        monkeypatch.setenv("PREFECT_API_URL", api)
-        monkeypatch.setenv(FLOW_RUN_ENV, "flow-here")
-        dead = unfinished(experiment, ended)
-        unfinished(experiment, live)  # the newest: a concurrent host's step still running
-        # A stage process reads PREFECT_API_URL at start; this one may have loaded Prefect's settings already.
-        with temporary_settings({PREFECT_API_URL: api}):
-            assert previous_attempt(experiment, "train", KEY).info.run_id == dead
+    api = shared_prefect
+    flow_id = prefect_api(api, "/flows/", {"name": "mlc"})["id"]
+    live, ended = (
+        prefect_api(api, "/flow_runs/", {"flow_id": flow_id, "state": {"type": state}})["id"]
+        for state in ("RUNNING", "FAILED")
+    )
+    monkeypatch.setenv("PREFECT_API_URL", api)
+    monkeypatch.setenv(FLOW_RUN_ENV, "flow-here")
+    dead = unfinished(experiment, ended)
+    unfinished(experiment, live)  # the newest: a concurrent host's step still running
+    # A stage process reads PREFECT_API_URL at start; this one may have loaded Prefect's settings already.
+    with temporary_settings({PREFECT_API_URL: api}):
+        assert previous_attempt(experiment, "train", KEY).info.run_id == dead
