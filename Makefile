@@ -8,9 +8,13 @@ run: setup
 	.venv/bin/studies run --profile cpu
 
 # The test suite (fast + end-to-end on the `ci` profile; slow tests: add PYTEST_ARGS='-m slow').
+# Two pytest-xdist workers: much of an end-to-end test is waiting on servers and subprocesses, which the other
+# worker's tests fill (tests/conftest.py keeps a module, and the studies' ci runs, on one worker).
+# PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 test: setup lint
 	@scripts/test-tools.sh
-	.venv/bin/pytest $(PYTEST_ARGS)
+	.venv/bin/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 # The tree stays formatted and lint-clean (ruff settings in pyproject.toml); `make format` fixes what it can.
 lint: setup
