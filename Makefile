@@ -14,7 +14,7 @@ run: setup
 PYTEST_WORKERS ?= 2
 test: setup lint
 	@scripts/test-tools.sh
-	.venv/bin/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+	.venv/bin/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
 
 # The tree stays formatted and lint-clean (ruff settings in pyproject.toml); `make format` fixes what it can.
 lint: setup

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,13 +98,28 @@ def shared_mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield uri
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs two pytest-xdist workers with `--dist loadgroup`. A group runs whole on one worker, so
-    each module is a group (its module-scoped fixtures, such as a team deployment, are made once) and the
-    tests that read the studies' ci runs (tests/e2e/conftest.py's session-scoped `ci_run`) form one group
-    (each study's run is made once). Without xdist the marks do nothing."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            group = "ci-runs" if "ci_run" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group(group))
+# The modules that read the studies' ci runs: their fixtures ask for tests/e2e/conftest.py's `ci_run`.
+CI_RUN_MODULES = {
+    f"tests/e2e/{path.name}"
+    for path in (REPO / "tests" / "e2e").glob("test_*.py")
+    if "ci_run: Callable" in path.read_text()
+}
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` runs two pytest-xdist workers. Each takes whole modules, so a module's fixtures (a team
+    deployment, a study's project) are made once, and the modules that read the studies' ci runs go to one
+    worker together, so each study's run is made once. xdist's own `--dist loadgroup` would do this from
+    marks, but it renames node ids through an attribute pytest 9 no longer reads. Modules are handed out in
+    collection order, which puts tests/e2e, the longest, first (xdist would sort them by number of tests)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return "ci-runs" if module in CI_RUN_MODULES else module
+
+    return ByModule(config, log)
