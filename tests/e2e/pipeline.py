@@ -88,6 +88,16 @@ def experiment_runs(client: MlflowClient, study: str) -> list:
     return client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
 
 
+def stage_runs(run: dict[str, Any]) -> dict[str, Any]:
+    """The MLflow child runs of a study's first ci run (tests/e2e/conftest.py), by stage."""
+    client, parent = run["mlflow"], run["parent"]
+    return {
+        r.data.tags["stage"]: r
+        for r in experiment_runs(client, run["study"])
+        if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
+    }
+
+
 def task_runs(api: str, flow_run_id: str, names: set[str], timeout: float = 60) -> dict[str, dict]:
     """The flow run's task runs by name, waiting until `names` are all recorded (the server lags on
     events)."""

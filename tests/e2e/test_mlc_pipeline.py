@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.pipeline import experiment_runs, studies
+from tests.e2e.pipeline import stage_runs, studies
 
 pytestmark = pytest.mark.e2e
 
@@ -29,11 +29,7 @@ def test_mlflow_holds_the_training_curve_figures_and_a_model_that_embeds_onto_th
     run: dict[str, Any],
 ) -> None:
     client, parent = run["mlflow"], run["parent"]
-    children = {
-        r.data.tags["stage"]: r
-        for r in experiment_runs(client, "mlc")
-        if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
-    }
+    children = stage_runs(run)
     acc = parent.data.metrics["digits/mlc/acc_mean"]
     assert 0.0 <= acc <= 1.0 and children["evaluate"].data.metrics["digits/mlc/acc_mean"] == acc
     train = children["train"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.pipeline import artifacts, dvc, experiment_runs, studies
+from tests.e2e.pipeline import artifacts, dvc, stage_runs, studies
 
 pytestmark = pytest.mark.e2e
 
@@ -50,11 +50,7 @@ def test_mlflow_holds_the_training_curves_figures_and_a_model_that_draws_from_it
     run: dict[str, Any],
 ) -> None:
     client, parent = run["mlflow"], run["parent"]
-    children = {
-        r.data.tags["stage"]: r
-        for r in experiment_runs(client, "ssvi")
-        if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
-    }
+    children = stage_runs(run)
     train = children["train"]
     assert train.data.tags["device"] == "cpu"
     sigma = client.get_metric_history(train.info.run_id, "ssvi-0.1/mean_sigma")
