@@ -73,13 +73,23 @@ def d_int_intervals(
     definitions = list(dict.fromkeys(c.definition for c in crossings))
     fig = Figure(figsize=(6.5, 0.5 * len(networks) + 1.6))
     ax = fig.add_subplot()
+    labelled: set[str] = set()
+
+    def label(text: str) -> str | None:
+        """Each legend entry once."""
+        if text in labelled:
+            return None
+        labelled.add(text)
+        return text
+
     for k, (definition, colour) in enumerate(zip(definitions, ("tab:blue", "tab:orange", "tab:purple"))):
         offset = (k - (len(definitions) - 1) / 2) * 0.2
         for c in (c for c in crossings if c.definition == definition):
             y = networks.index(c.network) + offset
-            label = definition if c is next(x for x in crossings if x.definition == definition) else None
             if c.value is None:
-                ax.scatter([c.grid_max], [y], marker=">", color=colour, label=label)
+                ax.scatter(
+                    [c.grid_max], [y], marker=">", color=colour, label=label(f"{definition}: not reached")
+                )
                 continue
             high = c.high if math.isfinite(c.high) else c.grid_max
             ax.errorbar(
@@ -89,7 +99,7 @@ def d_int_intervals(
                 fmt="o",
                 color=colour,
                 capsize=3,
-                label=label,
+                label=label(definition),
             )
     for network, value in paper.items():
         ax.scatter(
@@ -98,7 +108,7 @@ def d_int_intervals(
             marker="x",
             color="k",
             zorder=3,
-            label="paper (Table 1)" if network == next(iter(paper)) else None,
+            label=label("paper (Table 1)"),
         )
     ax.set_yticks(range(len(networks)), networks, fontsize=8)
     ax.invert_yaxis()
