@@ -13,15 +13,21 @@ from sklearn.model_selection import train_test_split
 SHUFFLES = ("none", "pixels", "labels")
 
 
-def as_float_images(images: np.ndarray) -> np.ndarray:
-    """uint8 N×H×W or N×H×W×C → float32 N×C×H×W in [0, 1]."""
+def channels_first(images: np.ndarray) -> np.ndarray:
+    """uint8 N×H×W or N×H×W×C → uint8 N×C×H×W: the networks' layout, still in bytes (a quarter of float32's
+    size), so a prepared split can be stored and sent to worker processes in it."""
     if images.dtype != np.uint8 or images.ndim not in (3, 4):
         raise ValueError(
             f"expected uint8 images N×H×W or N×H×W×C, got {images.dtype} {images.shape}. "
             "Fix: pass the `images` array of an ingested table."
         )
     nhwc = images[..., None] if images.ndim == 3 else images
-    return (nhwc.transpose(0, 3, 1, 2) / np.float32(255)).astype(np.float32)
+    return np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
+
+
+def as_float_images(images: np.ndarray) -> np.ndarray:
+    """uint8 N×H×W or N×H×W×C → float32 N×C×H×W in [0, 1]."""
+    return (channels_first(images) / np.float32(255)).astype(np.float32)
 
 
 def shuffled_pixels(X: np.ndarray, seed: int) -> np.ndarray:

@@ -89,3 +89,37 @@ TABLE1 = (
 def paper_row(dataset: str, shuffle: str, arch: str) -> PaperRow | None:
     """Table 1's row for this condition, if the paper has one."""
     return next((r for r in TABLE1 if (r.dataset, r.shuffle, r.arch) == (dataset, shuffle, arch)), None)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How the reference code trained one condition of Table 1 (its scripts, listed in config.py): the same
+    settings for the subspace runs and the full-space baseline, on all the images, batch 128."""
+
+    epochs: int
+    optimizer: str
+    lr: float
+    l2: float
+    batch_size: int = 128
+
+
+PROTOCOLS = {
+    ("mnist", "none", "fc"): Protocol(100, "adam", 1e-3, 0.0),  # loop_d_mnist_fnn.sh
+    ("mnist", "none", "lenet"): Protocol(100, "adam", 1e-3, 1e-4),  # loop_d_mnist_lenet.sh
+    ("mnist", "pixels", "fc"): Protocol(100, "sgd", 0.1, 1e-4),  # loop_d_mnist_noisy_image_fnn_wd.sh
+    ("mnist", "pixels", "lenet"): Protocol(100, "sgd", 0.01, 0.0),  # loop_d_mnist_pi_lenet.sh
+    ("mnist", "labels", "fc"): Protocol(500, "adam", 1e-4, 1e-4),  # loop_d_mnist_permuted_label_fnn_wd.sh
+    ("cifar10", "none", "fc"): Protocol(100, "adam", 1e-3, 1e-4),  # loop_d_cifar_fnn.sh
+    ("cifar10", "none", "lenet"): Protocol(100, "adam", 1e-3, 1e-5),  # loop_d_cifar_lenet.sh
+}
+
+
+def protocol_deviations(dataset: str, shuffle: str, arch: str, cfg: dict) -> list[tuple[str, object, object]]:
+    """(setting, ours, the reference's) for each setting of one run's config (an IntDimConfig dict) that
+    departs from the reference protocol of its condition; [("condition", ..., None)] when the paper has no
+    such condition."""
+    reference = PROTOCOLS.get((dataset, shuffle, arch))
+    if reference is None:
+        return [("condition", f"{dataset}, {shuffle}, {arch}", None)]
+    keys = ("epochs", "optimizer", "lr", "l2", "batch_size")
+    return [(key, cfg[key], getattr(reference, key)) for key in keys if cfg[key] != getattr(reference, key)]

@@ -67,6 +67,7 @@ def declare(
     base_urls: Sequence[str],
     sha256: Mapping[str, str],
     classes: Sequence[str],
+    default: bool = False,
 ) -> Dataset:
     """An MNIST-format dataset, published as <base_url><file>.gz and mirrored as <mirror_folder>/<file>.gz."""
     files = tuple(
@@ -81,7 +82,9 @@ def declare(
         for split, pair in FILES.items()
         for file in pair
     )
-    return Dataset(name, description, name, (Copy("canonical", files, _reader(tuple(classes))),))
+    return Dataset(
+        name, description, name, (Copy("canonical", files, _reader(tuple(classes))),), default=default
+    )
 
 
 DATASETS = [
@@ -98,6 +101,7 @@ DATASETS = [
             "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
         },
         [str(digit) for digit in range(10)],
+        default=True,  # the intdim study's cpu profile trains on it (`make run`)
     ),
     declare(
         "fashion_mnist",

@@ -4,6 +4,7 @@ import pytest
 from studies.intdim.data import (
     apply_shuffle,
     as_float_images,
+    channels_first,
     shuffled_labels,
     shuffled_pixels,
     stratified_subset,
@@ -19,6 +20,17 @@ def test_images_become_nchw_floats_in_unit_range() -> None:
     assert np.array_equal(as_float_images(rgb)[:, 2], np.ones((3, 32, 32)))
     with pytest.raises(ValueError, match="uint8"):
         as_float_images(gray.astype(np.float32))
+
+
+def test_channels_first_keeps_the_bytes_and_moves_the_channels_ahead() -> None:
+    rgb = np.random.default_rng(0).integers(0, 256, (2, 4, 5, 3)).astype(np.uint8)
+    nchw = channels_first(rgb)
+    assert nchw.shape == (2, 3, 4, 5) and nchw.dtype == np.uint8 and nchw.flags.c_contiguous
+    assert np.array_equal(nchw[1, 2], rgb[1, :, :, 2])
+    assert channels_first(rgb[..., 0]).shape == (2, 1, 4, 5)
+    assert np.array_equal(as_float_images(rgb), nchw / np.float32(255))
+    with pytest.raises(ValueError, match="uint8"):
+        channels_first(rgb.astype(np.int64))
 
 
 def test_shuffled_pixels_apply_one_permutation_to_every_image_and_channel() -> None:

@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 from sklearn.datasets import load_digits
 
+from tasks.data import sources
 from tasks.data.crystal_sets import CRYSTAL_SETS
 from tasks.data.datasets import cdvae
 from tasks.data.ingest import IngestError, ingest
@@ -43,14 +44,18 @@ def _write_rows(path: Path, rows: list[list[str]]) -> None:
 
 
 def _small_mirror(dst: Path, splits: tuple[str, ...] = ("val", "test"), n: int = 20) -> Path:
-    """The header and first n rows of each real perov_5 split, as a mirror folder."""
+    """The header and first n rows of each real perov_5 split, as a mirror folder, and the real MNIST files
+    (a default dataset too; linked, not copied)."""
     for split in splits:
         _write_rows(dst / "cdvae" / "perov_5" / f"{split}.csv", _rows(PEROV / f"{split}.csv")[: n + 1])
+    (dst / "images").mkdir(exist_ok=True)
+    (dst / "images" / "mnist").symlink_to(MIRROR / "images" / "mnist")
     return dst
 
 
 def _pins(mirror: Path) -> dict[tuple[str, str], str]:
-    return {
+    """Pins for the mirror's perov_5 files, and MNIST's declared ones."""
+    return declared_pins(sources.DATASETS["mnist"]) | {
         (p.parent.name, p.name): "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
         for p in (mirror / "cdvae").glob("*/*.csv")
     }
@@ -74,6 +79,9 @@ def test_small_ingest_writes_data_versions_and_pushes(project: Path, tmp_path: P
         "cdvae/perov_5/test.csv",
         "cdvae/perov_5/test.parquet",
         "digits/digits.parquet",
+        "mnist/train.npz",
+        "mnist/test.npz",
+        "mnist/source.json",
     }
     assert sorted(p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file()) == sorted(
         [*summary["files"], "SOURCES.json"]
@@ -100,7 +108,11 @@ def test_small_ingest_writes_data_versions_and_pushes(project: Path, tmp_path: P
     assert val["url"] == f"{cdvae.BASE_URL}/perov_5/val.csv"
     assert manifest["files"] == summary["files"]
     assert manifest["upstream_commit"] == cdvae.UPSTREAM_COMMIT
-    assert summary["built"] == {"perov_5": "canonical", "digits": "sklearn.datasets.load_digits"}
+    assert summary["built"] == {
+        "perov_5": "canonical",
+        "digits": "sklearn.datasets.load_digits",
+        "mnist": "canonical",
+    }
 
     assert summary["data_hash"] == data_hash(project)
     assert dvc_status_clean(project, ["data.dvc"])
@@ -276,10 +288,16 @@ def test_a_named_dataset_is_added_and_the_datasets_already_in_data_are_kept(
         "toy_a": "canonical",
         "perov_5": "canonical",
         "digits": "sklearn.datasets.load_digits",
+        "mnist": "canonical",
     }
     before = state(project)
     second = ingest(project, mirror=mirror, datasets=(b,), pins=pins, push=False)
-    assert second["built"] == {"toy_b": "canonical"} and second["kept"] == ["digits", "perov_5", "toy_a"]
+    assert second["built"] == {"toy_b": "canonical"} and second["kept"] == [
+        "digits",
+        "mnist",
+        "perov_5",
+        "toy_a",
+    ]
     after = state(project)
     assert {k: after[k] for k in before if k not in ("data/SOURCES.json", "data.dvc")} == {
         k: v for k, v in before.items() if k not in ("data/SOURCES.json", "data.dvc")
