@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import re
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -22,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import smact
 from pymatgen.core import Element, Lattice, Structure
-from pymatgen.io.cif import CifWriter
-from smact.screening import pauling_test
+from pymatgen.io.cif import CifFile, CifWriter
 
 MIN_VOLUME = 0.1  # Å^3; CDVAE rejects smaller cells as degenerate
-MAX_Z = 100  # CDVAE's decoders predict elements 1..100
+# Every element pymatgen knows: CDVAE's decoders emit 1..100, but CIFs scored by evaluate-cifs may hold any
+# (Lr, 103, is one of the elements CDVAE's composition test treats specially).
+MAX_Z = 118
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def build_structure(c: CrystalArrays) -> Structure | None:
 
     None for: non-finite or non-positive lengths, angles outside (0, 180) or not
     forming a cell, volume < 0.1 Å^3, no atoms, non-finite coordinates, or atom
-    types that are not whole numbers 1..100 (a float array of whole numbers is accepted).
+    types that are not whole numbers 1..118 (a float array of whole numbers is accepted).
     """
     lengths, angles = np.asarray(c.lengths, dtype=float), np.asarray(c.angles, dtype=float)
     types, coords = np.asarray(c.atom_types), np.asarray(c.frac_coords, dtype=float)
@@ -93,14 +95,14 @@ def build_structure(c: CrystalArrays) -> Structure | None:
 
 
 def structure_valid(s: Structure, cutoff: float = 0.5) -> bool:
-    """True when the cell is proper and all atoms, periodic images included, are more than `cutoff` Å
-    apart."""
+    """True when the cell is proper and no two atoms, periodic images included, are closer than `cutoff` Å
+    (upstream's test: exactly `cutoff` apart is valid)."""
     if not _cell_volume(np.array(s.lattice.abc), np.array(s.lattice.angles)) >= MIN_VOLUME:
         return False
     if len(s) < 2:
         return True
     dist = s.distance_matrix + np.diag(np.full(len(s), np.inf))
-    return bool(dist.min() > cutoff)
+    return bool(dist.min() >= cutoff)
 
 
 @functools.cache
@@ -117,14 +119,28 @@ def _smact_valid(symbols: tuple[str, ...], counts: tuple[int, ...]) -> bool:
     electronegativities = [elements[e].pauling_eneg for e in symbols]
     stoichs = [(n,) for n in counts]
     for ox_states in itertools.product(*ox_choices):
-        if not smact.neutral_ratios(ox_states, stoichs=stoichs, threshold=max(counts)):
-            continue
-        try:
-            if pauling_test(ox_states, electronegativities):
-                return True
-        except TypeError:  # an element without a Pauling electronegativity: SMACT's convention is to pass it
+        # SMACT 4's neutral_ratios returns the balanced ratios (empty: none), not SMACT 2's (bool, ratios)
+        if smact.neutral_ratios(ox_states, stoichs=stoichs, threshold=max(counts)) and _pauling_ok(
+            ox_states, electronegativities
+        ):
             return True
     return False
+
+
+def _pauling_ok(ox_states: Sequence[int], electronegativities: Sequence[float | None]) -> bool:
+    """Pauling's test as the SMACT that CDVAE ran had it, written here because SMACT 4 changed it: every
+    cation less electronegative than every anion; a cation-anion pair with an element that has no Pauling
+    electronegativity made that SMACT raise TypeError, which CDVAE's `smact_validity` takes as a pass (SMACT
+    4 returns False for such an element wherever it occurs)."""
+    pairs = itertools.combinations(zip(ox_states, electronegativities, strict=True), 2)
+    for (ox1, eneg1), (ox2, eneg2) in pairs:
+        if ox1 * ox2 >= 0:  # not a cation-anion pair: the old test compared nothing
+            continue
+        if eneg1 is None or eneg2 is None:
+            return True
+        if (ox1 > 0 and eneg1 >= eneg2) or (ox1 < 0 and eneg1 <= eneg2):
+            return False
+    return True
 
 
 def composition_valid(atom_types: Sequence[int]) -> bool:
@@ -167,9 +183,19 @@ def write_cifs(structures: Mapping[str, Structure | None], folder: Path) -> list
     return written
 
 
-def read_cifs(folder: Path) -> dict[str, CrystalArrays]:
-    """Every `*.cif` in `folder`, by file stem in name order; a file that is not one ordered crystal fails,
-    naming it."""
+@dataclass(frozen=True)
+class CifFolder:
+    """A folder of CIFs as crystals to score: `crystals[name]` is None where the file is a CIF but holds no
+    crystal that can be built (`unbuildable[name]` says why); such a crystal scores invalid on every count."""
+
+    crystals: dict[str, CrystalArrays | None]
+    unbuildable: dict[str, str]
+
+
+def read_cifs(folder: Path) -> CifFolder:
+    """Every `*.cif` in `folder`, by file stem in name order. Only a file that is not a CIF at all is refused
+    (naming it); one pymatgen cannot build is read as written where it is a P1 listing (so two atoms on one
+    site score as structurally invalid, not as a refusal), else kept as unbuildable."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder. Fix: pass a folder that holds .cif files.")
@@ -178,20 +204,83 @@ def read_cifs(folder: Path) -> dict[str, CrystalArrays]:
         raise ValueError(
             f"no .cif files in {folder}. Fix: point at a folder of CIF files, one crystal per file."
         )
-    crystals = {}
+    crystals: dict[str, CrystalArrays | None] = {}
+    unbuildable: dict[str, str] = {}
     for path in paths:
+        block = _cif_block(path)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 s = Structure.from_file(path)
-        except Exception as exc:  # noqa: BLE001 — pymatgen raises many types on malformed CIFs
-            raise ValueError(
-                f"{path}: not a readable CIF ({type(exc).__name__}: {exc}). Fix: repair or remove the file."
-            ) from exc
-        if not s.is_ordered:
-            raise ValueError(
-                f"{path}: a disordered structure (partial occupancies). Fix: order it first; "
-                "the generation metrics need one element per site."
-            )
-        crystals[path.stem] = CrystalArrays.from_structure(s)
-    return crystals
+            if not s.is_ordered:
+                raise ValueError("a disordered structure (partial occupancies), not one element per site")
+            crystals[path.stem] = CrystalArrays.from_structure(s)
+        except Exception as exc:  # noqa: BLE001 — pymatgen raises many types on CIFs it cannot build
+            crystals[path.stem] = _p1_listing(block)
+            if crystals[path.stem] is None:
+                unbuildable[path.stem] = f"{type(exc).__name__}: {exc}"
+    return CifFolder(crystals, unbuildable)
+
+
+def _cif_block(path: Path) -> dict:
+    """The first data block with atom sites, refusing (naming the file) anything that is not such a CIF."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pymatgen warns on each line it cannot place
+            blocks = CifFile.from_str(path.read_text(errors="strict")).data
+    except Exception as exc:  # noqa: BLE001 — a CIF parser meets every kind of junk
+        raise ValueError(
+            f"{path}: not a CIF ({type(exc).__name__}: {exc}). Fix: remove the file or repair it."
+        ) from exc
+    for block in blocks.values():
+        if any(key.startswith("_atom_site_") for key in block.data):
+            return block.data
+    raise ValueError(f"{path}: not a CIF (no data block with atom sites). Fix: remove the file or repair it.")
+
+
+_P1 = {"x,y,z", "+x,+y,+z"}
+# A CIF number, with its standard uncertainty in brackets if given: 1.234(5).
+_NUMBER = re.compile(r"^\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)(?:\(\d+\))?\s*$")
+_SYMBOL = re.compile(r"^([A-Z][a-z]?)")
+
+
+def _p1_listing(block: dict) -> CrystalArrays | None:
+    """The cell and sites of a P1 CIF exactly as listed, or None. Written by hand because pymatgen's parser
+    merges coincident sites and then refuses the file, while the metrics must see the sites to score them;
+    a CIF with symmetry operations beyond the identity is left to pymatgen (None here)."""
+    ops = block.get("_symmetry_equiv_pos_as_xyz", block.get("_space_group_symop_operation_xyz", ["x,y,z"]))
+    ops = [ops] if isinstance(ops, str) else ops
+    if {op.replace(" ", "").replace("'", "").lower() for op in ops} - _P1:
+        return None
+
+    def numbers(key: str) -> list[float] | None:
+        raw = block.get(key)
+        raw = [raw] if isinstance(raw, str) else raw
+        found = [_NUMBER.match(v) for v in raw or []]
+        return [float(m.group(1)) for m in found] if raw and all(found) else None
+
+    cell = [numbers(f"_cell_{key}") for key in ("length_a", "length_b", "length_c", "angle_alpha")]
+    cell += [numbers(f"_cell_angle_{key}") for key in ("beta", "gamma")]
+    coords = [numbers(f"_atom_site_fract_{axis}") for axis in "xyz"]
+    if "_atom_site_occupancy" in block and numbers("_atom_site_occupancy") != [1.0] * len(coords[0] or []):
+        return None  # partial occupancies: not one element per site
+    symbols = block.get("_atom_site_type_symbol", block.get("_atom_site_label"))
+    symbols = [symbols] if isinstance(symbols, str) else symbols
+    if any(v is None or len(v) != 1 for v in cell) or any(v is None for v in coords) or not symbols:
+        return None
+    matched = [_SYMBOL.match(v) for v in symbols]
+    if (
+        not all(matched)
+        or any(m.group(1) not in _ELEMENTS for m in matched)
+        or len({len(symbols), *map(len, coords)}) != 1
+    ):
+        return None
+    return CrystalArrays(
+        frac_coords=np.array(coords, dtype=float).T,
+        atom_types=np.array([_ELEMENTS[m.group(1)] for m in matched], dtype=int),
+        lengths=np.array([v[0] for v in cell[:3]], dtype=float),
+        angles=np.array([v[0] for v in cell[3:]], dtype=float),
+    )
+
+
+_ELEMENTS = {Element.from_Z(z).symbol: z for z in range(1, MAX_Z + 1)}

@@ -11,26 +11,34 @@
   distances to the reference of the density, of the number of elements and of a property that
   a property model predicts for both sets (scipy's `wasserstein_distance`).
 
-Deviation, stated: upstream standardises the Magpie features with fixed means and stds shipped in
-its code; here they are the reference set's own means and stds (a feature constant over the
-reference keeps scale 1), so δ_comp is measured in units of the reference's spread.
+The composition fingerprints are standardised, as upstream's, with the fixed Magpie means and stds shipped
+in upstream's code (`magpie_upstream.json`, with its provenance): they define the scale of δ_comp and so of
+the paper's COV numbers. `composition_scale="reference"` standardises on the reference set's own spread
+instead; it is labelled wherever it is used, because its COV is not comparable with the paper's.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from scipy.spatial.distance import cdist, pdist
 from scipy.stats import wasserstein_distance
 
 from studies.cdvae.crystal import CrystalArrays, build_structure, composition_valid, structure_valid
-from studies.cdvae.fingerprints import COMPOSITION_DIM, STRUCTURE_DIM, fingerprint
+from studies.cdvae.fingerprints import COMPOSITION_DIM, STRUCTURE_DIM, fingerprint, fingerprint_blanks
 from studies.common.parallel import ordered_map
 
 # (δ_struct, δ_comp) per dataset, upstream's COV_Cutoffs (the paper's Appendix).
 COVERAGE_CUTOFFS = {"perov_5": (0.2, 4.0), "carbon_24": (0.2, 4.0), "mp_20": (0.4, 10.0)}
+UPSTREAM_MAGPIE_SCALE = Path(__file__).with_name("magpie_upstream.json")
+CompositionScale = Literal["upstream", "reference"]
+COMPOSITION_SCALES: tuple[CompositionScale, ...] = ("upstream", "reference")
 
 
 def coverage_cutoffs(dataset: str) -> tuple[float, float]:
@@ -59,7 +67,11 @@ class Assessment:
         return self.struct_valid and self.comp_valid
 
 
-def assess(c: CrystalArrays) -> Assessment:
+def assess(c: CrystalArrays | None) -> Assessment:
+    """One crystal's validity and fingerprints; None (a CIF that holds no crystal) is invalid on every count
+    and has no fingerprint."""
+    if c is None:
+        return Assessment(False, False, float("nan"), 0, *fingerprint_blanks())
     s = build_structure(c)
     struct_fp, comp_fp = fingerprint(c)
     return Assessment(
@@ -73,7 +85,9 @@ def assess(c: CrystalArrays) -> Assessment:
 
 
 def assess_all(
-    crystals: Sequence[CrystalArrays], workers: int = 0, progress: Callable[[int, int], None] | None = None
+    crystals: Sequence[CrystalArrays | None],
+    workers: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Assessment]:
     return ordered_map(assess, list(crystals), workers, progress)
 
@@ -81,7 +95,7 @@ def assess_all(
 @dataclass(frozen=True)
 class FeatureScaler:
     """Standardisation of the Magpie features; nan (a property Magpie lacks for an element) becomes 0 after
-    it."""
+    it, as upstream's `replace_nan_token=0`."""
 
     mean: np.ndarray
     std: np.ndarray
@@ -91,8 +105,33 @@ class FeatureScaler:
         std = np.nanstd(x, axis=0)
         return cls(np.nan_to_num(np.nanmean(x, axis=0)), np.where(np.nan_to_num(std) > 0, std, 1.0))
 
+    @classmethod
+    @functools.cache
+    def upstream(cls) -> FeatureScaler:
+        """Upstream's fixed CompScaler constants: the paper's scale."""
+        table = json.loads(UPSTREAM_MAGPIE_SCALE.read_text())
+        mean, std = np.asarray(table["means"], dtype=float), np.asarray(table["stds"], dtype=float)
+        if mean.shape != (COMPOSITION_DIM,) or std.shape != (COMPOSITION_DIM,) or not (std > 0).all():
+            raise ValueError(
+                f"{UPSTREAM_MAGPIE_SCALE}: expected {COMPOSITION_DIM} means and positive stds. "
+                "Fix: restore the file from git."
+            )
+        return cls(mean, std)
+
     def transform(self, x: np.ndarray) -> np.ndarray:
         return np.nan_to_num((x - self.mean) / self.std, nan=0.0)
+
+
+def composition_scaler(scale: CompositionScale, reference: list[Assessment]) -> FeatureScaler:
+    """The standardisation δ_comp is measured in: upstream's constants, or the reference set's spread."""
+    if scale == "upstream":
+        return FeatureScaler.upstream()
+    if scale == "reference":
+        return FeatureScaler.fit(_stack(_fingerprinted(reference), "comp_fp", COMPOSITION_DIM))
+    raise ValueError(
+        f"unknown composition scale '{scale}'. Fix: use one of {', '.join(COMPOSITION_SCALES)} "
+        "(cdvae.evaluate-generation.composition_scale)."
+    )
 
 
 def _stack(rows: list[Assessment], field: str, dim: int) -> np.ndarray:
@@ -104,14 +143,18 @@ def _fingerprinted(rows: list[Assessment]) -> list[Assessment]:
 
 
 def coverage(
-    generated: list[Assessment], reference: list[Assessment], struct_cutoff: float, comp_cutoff: float
+    generated: list[Assessment],
+    reference: list[Assessment],
+    struct_cutoff: float,
+    comp_cutoff: float,
+    scale: CompositionScale = "upstream",
 ) -> dict[str, float]:
     """COV-R, COV-P and the mean minimum distances behind them (upstream's `compute_cov`)."""
     n_generated = len(generated)
     gen, ref = _fingerprinted(generated), _fingerprinted(reference)
     if not gen or not ref:
         return {"cov_recall": 0.0, "cov_precision": 0.0}
-    scaler = FeatureScaler.fit(_stack(ref, "comp_fp", COMPOSITION_DIM))
+    scaler = composition_scaler(scale, reference)
     struct = cdist(_stack(gen, "struct_fp", STRUCTURE_DIM), _stack(ref, "struct_fp", STRUCTURE_DIM))
     comp = cdist(
         scaler.transform(_stack(gen, "comp_fp", COMPOSITION_DIM)),
@@ -144,6 +187,7 @@ def generation_metrics(
     sample: np.ndarray,
     generated_property: np.ndarray | None = None,
     reference_property: np.ndarray | None = None,
+    scale: CompositionScale = "upstream",
 ) -> dict[str, float | int | None]:
     """Table 2's metrics from assessed crystals; `sample` indexes the valid crystals for the property
     statistics."""
@@ -156,7 +200,7 @@ def generation_metrics(
         "comp_valid": float(np.mean([a.comp_valid for a in generated])) if generated else 0.0,
         "valid": float(np.mean([a.valid for a in generated])) if generated else 0.0,
     }
-    metrics |= coverage(generated, reference, *cutoffs)
+    metrics |= coverage(generated, reference, *cutoffs, scale)
     if not picked:
         return metrics | {"wdist_density": None, "wdist_num_elems": None, "wdist_prop": None}
     metrics["wdist_density"] = float(
@@ -176,7 +220,7 @@ def generation_metrics(
     if (
         len(ok) > 1
     ):  # upstream's diversity: mean pairwise fingerprint distance among the sampled valid crystals
-        scaler = FeatureScaler.fit(_stack(_fingerprinted(reference), "comp_fp", COMPOSITION_DIM))
+        scaler = composition_scaler(scale, reference)
         metrics["struct_diversity"] = float(pdist(_stack(ok, "struct_fp", STRUCTURE_DIM)).mean())
         metrics["comp_diversity"] = float(
             pdist(scaler.transform(_stack(ok, "comp_fp", COMPOSITION_DIM))).mean()

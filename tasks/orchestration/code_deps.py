@@ -2,7 +2,9 @@
 dvc.yaml's code deps.
 
 A step's code deps are the `.py` files under `studies/` and `tasks/` that its
-function's module imports, transitively. They are read statically with `ast`
+function's module imports, transitively, and the data files those modules name beside themselves
+(a string constant equal to the name of a non-Python file in the module's folder, e.g.
+`Path(__file__).with_name("magpie_upstream.json")`). They are read statically with `ast`
 against the files under a project root (not `sys.path`), so the answer is the
 one for that checkout and nothing heavy (torch, pymatgen) gets imported.
 `python -m tasks.orchestration.code_deps` checks dvc.yaml against them; `--write` fixes it.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import io
+import re
 import sys
 from pathlib import Path
 
@@ -37,6 +40,7 @@ INFRASTRUCTURE = frozenset(
     }
 )
 FIX = "python -m tasks.orchestration.code_deps --write"
+FILE_NAME = re.compile(r"[\w-]+(\.[\w-]+)+")
 
 
 def _module_file(root: Path, module: str) -> Path | None:
@@ -100,6 +104,20 @@ def _imported_modules(root: Path, path: Path, tree: ast.Module) -> set[str]:
     return {module for name in names for module in _with_ancestors(name)}
 
 
+def _data_beside(root: Path, path: Path, tree: ast.Module) -> set[str]:
+    """Files in the module's own folder that the module names in a string constant (data it reads)."""
+    names = {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and FILE_NAME.fullmatch(node.value)
+    }
+    return {
+        (path.parent / name).relative_to(root).as_posix()
+        for name in names
+        if not name.endswith(".py") and (path.parent / name).is_file()
+    }
+
+
 def step_module(root: Path, study: str, step: str) -> str:
     """The module defining `tasks.stages.<study>.STEPS[step]`, read from the registry's imports (equal to the
     function's `__module__`)."""
@@ -155,6 +173,7 @@ def step_sources(root: Path, study: str, step: str) -> list[str]:
         # A package's __init__.py counts only when it holds code: a docstring alone changes no result.
         if path.name != "__init__.py" or not _docstring_only(tree):
             found.add(rel)
+        found |= _data_beside(root, path, tree)
         queue.extend(_imported_modules(root, path, tree))
     return sorted(found)
 

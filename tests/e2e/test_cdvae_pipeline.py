@@ -53,6 +53,7 @@ def test_the_run_wrote_metrics_cifs_and_a_report_beside_the_papers_tables(run: A
         "the report does not show Table 2 beside the paper's"
     )
     assert "random baseline, this run" in report
+    assert "the scale of the paper's Table 2" in report and "with one difference:" in report
 
     metrics = json.loads((root / RESULTS / "metrics.json").read_text())
     assert {
@@ -217,6 +218,10 @@ def test_generate_and_evaluate_cifs_commands(run: Any, tmp_path: Path) -> None:
         },
         folder,
     )
+    # a disordered CIF: no ordered crystal can be built from it, so it is scored invalid and named
+    from pymatgen.core import Lattice, Structure
+
+    write_cifs({"alloy": Structure(Lattice.cubic(4.0), [{"Fe": 0.5, "Ni": 0.5}], [[0, 0, 0]])}, folder)
     report = tmp_path / "metrics.json"
     scored = studies(
         root,
@@ -234,9 +239,13 @@ def test_generate_and_evaluate_cifs_commands(run: Any, tmp_path: Path) -> None:
         "16",
     )
     metrics = json.loads(report.read_text())
-    assert metrics["reference"] == "perov_5" and metrics["n_generated"] == 4
+    assert metrics["reference"] == "perov_5" and metrics["n_generated"] == 5
+    assert metrics["composition_scale"] == "upstream"  # the paper's scale by default
+    assert metrics["n_unbuildable"] == 1 and list(metrics["unbuildable"]) == ["alloy"]
+    assert "alloy.cif: no crystal could be built from it, scored invalid" in scored.stderr
     assert metrics["n_reference"] == 16  # the first 16 of the ingested test split
-    assert metrics["cov_precision"] == 1.0 and metrics["cov_recall"] >= 4 / 16, metrics
+    assert metrics["valid"] == 4 / 5  # the alloy counts against validity ...
+    assert metrics["cov_precision"] == 4 / 5 and metrics["cov_recall"] >= 4 / 16, metrics  # ... and precision
     assert metrics["wdist_prop"] is not None, metrics  # the ci property model was trained on perov_5
     assert "cov_recall" in scored.stdout
 

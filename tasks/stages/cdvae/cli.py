@@ -116,6 +116,13 @@ def evaluate_cifs(
         int | None,
         typer.Option(help="Use only the first N reference crystals (a quick look; the paper uses all)."),
     ] = None,
+    composition_scale: Annotated[
+        str,
+        typer.Option(
+            help="Standardisation of the Magpie features behind COV: 'upstream' (the paper's fixed "
+            "constants) or 'reference' (the reference set's own spread; not comparable with the paper)."
+        ),
+    ] = "upstream",
 ) -> None:
     """CDVAE's generation metrics (validity, COV-R/COV-P, d_ρ, d_E, d_elem) for any folder of CIF files.
 
@@ -130,7 +137,7 @@ def evaluate_cifs(
 
     from studies.cdvae.crystal import CrystalArrays, read_cifs
     from studies.cdvae.data import structures_from_table
-    from studies.cdvae.generation_metrics import coverage_cutoffs
+    from studies.cdvae.generation_metrics import COMPOSITION_SCALES, coverage_cutoffs
     from tasks.platform import params
     from tasks.stages.cdvae import modelio
     from tasks.stages.cdvae.evaluate_generation import Reference, score
@@ -140,8 +147,15 @@ def evaluate_cifs(
     )  # an unknown profile fails here, naming the known
     if out is not None and out.exists():
         raise UsageError(f"{out} exists.", fix="pass a new --out path (nothing is overwritten).")
+    if composition_scale not in COMPOSITION_SCALES:
+        raise UsageError(
+            f"unknown --composition-scale '{composition_scale}'.",
+            fix=f"use one of {', '.join(COMPOSITION_SCALES)}.",
+        )
     with refused_input():
-        crystals = read_cifs(folder)
+        cifs = read_cifs(folder)
+    for name, why in cifs.unbuildable.items():
+        typer.echo(f"{name}.cif: no crystal could be built from it, scored invalid ({why})", err=True)
     test = project.stage_path("cdvae-prepare", "data", profile) / reference / "test.parquet"
     if not test.exists():
         raise NotReady(
@@ -166,11 +180,30 @@ def evaluate_cifs(
         [CrystalArrays.from_structure(s) for s in structures_from_table(table)], model, workers
     )
     metrics = score(
-        list(crystals.values()), ref, cutoffs, model, n_property_samples, seed, workers, folder.name
+        list(cifs.crystals.values()),
+        ref,
+        cutoffs,
+        composition_scale,
+        model,
+        n_property_samples,
+        seed,
+        workers,
+        folder.name,
     ).metrics
+    metrics |= {"n_unbuildable": len(cifs.unbuildable)}
     for key, value in metrics.items():
         typer.echo(f"{key:>20}  {value if not isinstance(value, float) else f'{value:.4f}'}")
     if out is not None:
         out.write_text(
-            json.dumps({"folder": str(folder), "reference": reference, **metrics}, indent=2) + "\n"
+            json.dumps(
+                {
+                    "folder": str(folder),
+                    "reference": reference,
+                    "composition_scale": composition_scale,
+                    "unbuildable": cifs.unbuildable,
+                    **metrics,
+                },
+                indent=2,
+            )
+            + "\n"
         )

@@ -21,6 +21,7 @@ from studies.cdvae.baseline import random_crystals
 from studies.cdvae.crystal import CrystalArrays, build_structure
 from studies.cdvae.generation_metrics import (
     Assessment,
+    CompositionScale,
     assess_all,
     coverage_cutoffs,
     generation_metrics,
@@ -43,7 +44,7 @@ class Scored:
     prop: np.ndarray | None  # the property model's predictions for them
 
 
-def _assess(crystals: Sequence[CrystalArrays], workers: int, label: str) -> list[Assessment]:
+def _assess(crystals: Sequence[CrystalArrays | None], workers: int, label: str) -> list[Assessment]:
     bar = tqdm(
         total=len(crystals), desc=f"fingerprints ({label})", unit="crystal", file=sys.stderr, mininterval=5
     )
@@ -68,20 +69,24 @@ class Reference:
 
 
 def score(
-    crystals: Sequence[CrystalArrays],
+    crystals: Sequence[CrystalArrays | None],
     reference: Reference,
     cutoffs: tuple[float, float],
+    scale: CompositionScale,
     model: PropertyModel | None,
     n_property_samples: int,
     seed: int,
     workers: int,
     label: str,
 ) -> Scored:
-    """Every Table 2 metric of one set of crystals against the reference."""
+    """Every Table 2 metric of one set of crystals against the reference (None: a crystal that could not be
+    built, invalid on every count)."""
     assessments = _assess(crystals, workers, label)
     sample = property_sample(assessments, n_property_samples, seed)
     prop = _predict(model, [crystals[i] for i in sample])
-    metrics = generation_metrics(assessments, reference.assessments, cutoffs, sample, prop, reference.prop)
+    metrics = generation_metrics(
+        assessments, reference.assessments, cutoffs, sample, prop, reference.prop, scale
+    )
     return Scored(metrics, assessments, sample, prop)
 
 
@@ -94,7 +99,8 @@ def evaluate_generation(ctx: StageContext) -> None:
     training = from_table(pl.read_parquet(prepared / "train.parquet"))
     model = modelio.load_property_model(ctx.inputs["property_model"])
     reference = Reference.build(from_table(pl.read_parquet(prepared / "test.parquet")), model, p["workers"])
-    args = (reference, cutoffs, model, p["n_property_samples"], p["seed"], p["workers"])
+    scale = p["composition_scale"]
+    args = (reference, cutoffs, scale, model, p["n_property_samples"], p["seed"], p["workers"])
     results = {
         "cdvae": score(samples, *args, label="cdvae"),
         "random_baseline": score(
@@ -104,6 +110,7 @@ def evaluate_generation(ctx: StageContext) -> None:
     metrics = {
         "dataset": dataset,
         "coverage_cutoffs": list(cutoffs),
+        "composition_scale": scale,
         **{k: r.metrics for k, r in results.items()},
     }
     ctx.outputs["metrics"].write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

@@ -204,10 +204,20 @@ def write_report(ctx: StageContext) -> None:
     doc.para(
         "Generation metrics follow upstream's evaluation script (validity over all samples; coverage over "
         "all samples with CrystalNN and Magpie fingerprints; property statistics over up to 1,000 valid "
-        "samples), with two differences: the Magpie features are standardised with the test set's own means "
-        "and standard deviations (upstream ships fixed constants), and d_E uses the property model this "
-        "pipeline trains (`cdvae-train-property-model`, a DimeNet++ regressor on the radius graph), not the "
-        "paper's property models."
+        "samples), with "
+        + (
+            "one difference: "
+            if _composition_scale(ctx) == "upstream"
+            else "two differences: the Magpie features are standardised with the test set's own means and "
+            "standard deviations (`composition_scale: reference`; upstream's fixed constants are the "
+            "default), and "
+        )
+        + "d_E uses the property model this pipeline trains (`cdvae-train-property-model`, a DimeNet++ "
+        "regressor on the radius graph), not the paper's property models. One boundary case is kept apart "
+        "from upstream on purpose: a sample whose cell is under 0.1 Å³ (invalid for both) gets no "
+        "fingerprint and so cannot count as covered, where upstream still fingerprints it; such a cell has "
+        "no meaningful local environment and CrystalNN's neighbour search on it did not finish in 300 s "
+        "(`studies/cdvae/fingerprints.py`)."
     )
     doc.para(
         "The decoder is GemNet-T-*style*: latent-conditioned atom embeddings, triplet interactions, atom and "
@@ -227,6 +237,10 @@ def write_report(ctx: StageContext) -> None:
     doc.figures([f for f in figures if f.name.startswith("loss-")], ctx.outputs["report"].parent)
     doc.write(ctx.outputs["report"])
     mlflow.log_artifact(str(ctx.outputs["report"]), "report")
+
+
+def _composition_scale(ctx: StageContext) -> str:
+    return json.loads(ctx.inputs["generation_metrics"].read_text()).get("composition_scale", "reference")
 
 
 def _fmt(key: str, value: float | None) -> str:
@@ -281,12 +295,25 @@ def _generation(doc: report.Document, ctx: StageContext, dataset: str, figures: 
         )
     doc.table(rows)
     if ctx.profile == "cpu" and dataset == "perov_5":
+        off_scale = gen.get("composition_scale") != "upstream"
         verdicts = [
-            f"{columns[k]} ≥ {v:.0f} %: {'met' if 100 * gen['cdvae'][k] >= v else 'missed'} "
-            f"({100 * gen['cdvae'][k]:.2f} %)"
+            f"{columns[k]} ≥ {v:.0f} %: "
+            + (
+                "not judged (not the paper's scale)"
+                if off_scale and k.startswith("cov_")
+                else f"{'met' if 100 * gen['cdvae'][k] >= v else 'missed'} ({100 * gen['cdvae'][k]:.2f} %)"
+            )
             for k, v in CPU_TARGETS_GENERATION.items()
         ]
         doc.para("**Targets for this profile:** " + "; ".join(verdicts) + ".")
+    doc.para(
+        "Composition distances are in units of upstream's fixed Magpie constants "
+        "(`studies/cdvae/magpie_upstream.json`), the scale of the paper's Table 2."
+        if gen.get("composition_scale") == "upstream"
+        else "**COV-R and COV-P are not on the paper's scale:** the Magpie features are standardised on the "
+        "test set's own spread (`composition_scale: reference`), so δ_comp = "
+        f"{gen['coverage_cutoffs'][1]} means something else here; validity, d_ρ and d_elem are unaffected."
+    )
     doc.para(
         "COV-R counts the test crystals that some sample lands near, so it grows with the number of samples: "
         f"the paper drew 10,000, this run {gen['cdvae']['n_generated']}. The random baseline copies training "

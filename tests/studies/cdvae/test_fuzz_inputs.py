@@ -117,20 +117,21 @@ def test_arbitrary_or_truncated_csv_text_loads_or_is_a_format_error(text: str) -
 
 # Generated crystals are scored, not refused: a folder of CIFs keeps degenerate cells (they count as invalid).
 @FUZZ
-@given(cifs=st.lists(_mutated_cif(), min_size=1, max_size=3))
-def test_a_cif_folder_loads_or_names_the_file(cifs: list[str]) -> None:
+@given(texts=st.lists(_mutated_cif(), min_size=1, max_size=3))
+def test_a_cif_folder_loads_or_names_the_file(texts: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for i, text in enumerate(cifs):
+        for i, text in enumerate(texts):
             (folder / f"c{i}.cif").write_text(text)
         try:
-            crystals = read_cifs(folder)
+            cifs = read_cifs(folder)
         except ValueError as err:
             assert re.search(r"c\d\.cif", str(err)) and "Fix:" in str(err), err
             TRIED["refused"] += 1
         else:
             TRIED["loaded"] += 1
-            assert set(crystals) == {f"c{i}" for i in range(len(cifs))}
+            assert set(cifs.crystals) == {f"c{i}" for i in range(len(texts))}
+            assert set(cifs.unbuildable) <= set(cifs.crystals)
 
 
 def test_a_cell_that_pymatgen_accepts_but_no_crystal_has_is_refused_naming_the_row(tmp_path: Path) -> None:

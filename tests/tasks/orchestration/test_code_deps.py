@@ -66,6 +66,18 @@ def test_registry_and_infrastructure_are_neither_listed_nor_followed(fake: Path)
     ]
 
 
+def test_a_data_file_a_module_names_beside_itself_is_a_dependency(fake: Path) -> None:
+    (fake / "studies/toy/layers.py").write_text(
+        'from pathlib import Path\nSCALE = Path(__file__).with_name("scale.json")\nLABEL = "results.json"\n'
+    )
+    (fake / "studies/toy/scale.json").write_text("{}")
+    (fake / "studies/toy/unread.json").write_text("{}")
+    sources = code_deps.step_sources(fake, "toy", "fit-model")
+    # named and present: listed; present but never named, or named but not beside the module: not
+    assert "studies/toy/scale.json" in sources
+    assert "studies/toy/unread.json" not in sources and not any(s.endswith("results.json") for s in sources)
+
+
 def test_unknown_step_names_the_steps_there_are(fake: Path) -> None:
     with pytest.raises(ValueError, match="fit-model, other"):
         code_deps.step_sources(fake, "toy", "evaluate")

@@ -80,6 +80,19 @@ def test_evaluate_cifs_refuses_a_folder_without_cifs_and_an_unknown_reference(
         )
     )
     assert f"{report} exists" in error and report.read_text() == "{}"
+    error, fix = failure(
+        studies(
+            project,
+            "cdvae",
+            "evaluate-cifs",
+            str(tmp_path),
+            "--reference",
+            "perov_5",
+            "--composition-scale",
+            "test",
+        )
+    )
+    assert "unknown --composition-scale 'test'" in error and "upstream, reference" in fix
 
 
 @pytest.mark.reliability
