@@ -99,8 +99,9 @@ def ingest(
     """Check, stage, validate and version datasets; return what data/ now holds.
 
     `datasets`: names from tasks/data/sources.py, or `Dataset` declarations of the caller's own; none: the
-    defaults (perov_5, digits, mnist). Those named are rebuilt from their sources; every other dataset already
-    in data/ is kept as it is; a default that data/ lacks is added unless `with_defaults` is False.
+    defaults (the declarations with `default=True`). Those named are rebuilt from their sources; every other
+    dataset already in data/ is kept as it is; a default that data/ lacks is added unless `with_defaults` is
+    False.
     `pins` maps (dataset, file name) to "<algorithm>:<hex>" in place of the declared pins.
     Returns {"data_hash", "files": {path under data/: entry}, "absent", "built": {dataset: copy source},
     "kept": [dataset], "pushed"}.
