@@ -1,5 +1,6 @@
 """Peak memory and step time of subspace training on MNIST's FC 784-200-200-10 (D = 199,210), per projection
-and d: Fastfood must stay O(D + d) (no dense D×d matrix), which the dense projection is the contrast to.
+(dense, sparse, Fastfood) and d: Fastfood must stay O(D + d) (no dense D×d matrix); the dense and sparse
+projections are the contrast, their memory growing with d.
 
 Each (projection, d) runs in its own process, so its peak RSS (getrusage) is its own: build the network and
 the projection, then 20 Adam steps on a batch of 128 random images. Reported: peak RSS, the bytes the
@@ -16,7 +17,11 @@ import subprocess
 import sys
 import time
 
-CASES = [("fastfood", 500), ("fastfood", 5_000), ("fastfood", 50_000), ("dense", 500), ("dense", 2_000)]
+CASES = [
+    *[("fastfood", d) for d in (500, 5_000, 50_000)],
+    *[("sparse", d) for d in (500, 5_000, 20_000)],
+    *[("dense", d) for d in (500, 2_000)],
+]
 
 
 def one(kind: str, d: int) -> dict[str, float]:
