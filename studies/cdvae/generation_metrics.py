@@ -23,8 +23,6 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from scipy.spatial.distance import cdist, pdist
@@ -32,23 +30,12 @@ from scipy.stats import wasserstein_distance
 
 from studies.cdvae.crystal import CrystalArrays, build_structure, composition_valid, structure_valid
 from studies.cdvae.fingerprints import COMPOSITION_DIM, STRUCTURE_DIM, fingerprint, fingerprint_blanks
+from studies.cdvae.metric_settings import (
+    COMPOSITION_SCALES,
+    UPSTREAM_MAGPIE_SCALE,
+    CompositionScale,
+)
 from studies.common.parallel import ordered_map
-
-# (δ_struct, δ_comp) per dataset, upstream's COV_Cutoffs (the paper's Appendix).
-COVERAGE_CUTOFFS = {"perov_5": (0.2, 4.0), "carbon_24": (0.2, 4.0), "mp_20": (0.4, 10.0)}
-UPSTREAM_MAGPIE_SCALE = Path(__file__).with_name("magpie_upstream.json")
-CompositionScale = Literal["upstream", "reference"]
-COMPOSITION_SCALES: tuple[CompositionScale, ...] = ("upstream", "reference")
-
-
-def coverage_cutoffs(dataset: str) -> tuple[float, float]:
-    if dataset not in COVERAGE_CUTOFFS:
-        raise ValueError(
-            f"no published coverage thresholds for dataset '{dataset}' "
-            f"(known: {', '.join(COVERAGE_CUTOFFS)}). "
-            "Fix: pass them explicitly (cdvae.evaluate_generation.coverage_cutoffs: [δ_struct, δ_comp])."
-        )
-    return COVERAGE_CUTOFFS[dataset]
 
 
 @dataclass

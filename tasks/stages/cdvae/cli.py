@@ -131,16 +131,9 @@ def evaluate_cifs(
     project = current_project()
     folder = confine(folder, project.root, "FOLDER")
     out = confine(out, project.root, "--out") if out else None
-    import json
-
-    import polars as pl
-
-    from studies.cdvae.crystal import CrystalArrays, read_cifs
-    from studies.cdvae.data import structures_from_table
-    from studies.cdvae.generation_metrics import COMPOSITION_SCALES, coverage_cutoffs
+    # Every refusal comes before the metrics' heavy imports (matminer, torch: ~15 s).
+    from studies.cdvae.metric_settings import COMPOSITION_SCALES, coverage_cutoffs
     from tasks.platform import params
-    from tasks.stages.cdvae import modelio
-    from tasks.stages.cdvae.evaluate_generation import Reference, score
 
     params.study_params(
         project.params_file, "cdvae", profile
@@ -152,6 +145,8 @@ def evaluate_cifs(
             f"unknown --composition-scale '{composition_scale}'.",
             fix=f"use one of {', '.join(COMPOSITION_SCALES)}.",
         )
+    from studies.cdvae.crystal import CrystalArrays, read_cifs
+
     with refused_input():
         cifs = read_cifs(folder)
     for name, why in cifs.unbuildable.items():
@@ -164,6 +159,14 @@ def evaluate_cifs(
         )
     with refused_input():
         cutoffs = coverage_cutoffs(reference)
+    import json
+
+    import polars as pl
+
+    from studies.cdvae.data import structures_from_table
+    from tasks.stages.cdvae import modelio
+    from tasks.stages.cdvae.evaluate_generation import Reference, score
+
     model_dir = project.stage_path("cdvae-train-property-model", "property_model", profile)
     summary = (
         json.loads((model_dir / "summary.json").read_text()) if (model_dir / "summary.json").exists() else {}

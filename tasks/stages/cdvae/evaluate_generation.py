@@ -21,12 +21,11 @@ from studies.cdvae.baseline import random_crystals
 from studies.cdvae.crystal import CrystalArrays, build_structure
 from studies.cdvae.generation_metrics import (
     Assessment,
-    CompositionScale,
     assess_all,
-    coverage_cutoffs,
     generation_metrics,
     property_sample,
 )
+from studies.cdvae.metric_settings import CompositionScale, coverage_cutoffs
 from studies.cdvae.property_model import PropertyModel, crystal_set
 from studies.cdvae.render import render_grid
 from studies.common import plots

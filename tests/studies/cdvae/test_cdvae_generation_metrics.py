@@ -13,15 +13,14 @@ from pymatgen.core import Lattice, Structure
 from studies.cdvae.crystal import CrystalArrays, composition_valid, structure_valid
 from studies.cdvae.fingerprints import COMPOSITION_DIM, STRUCTURE_DIM, fingerprint, fingerprints
 from studies.cdvae.generation_metrics import (
-    UPSTREAM_MAGPIE_SCALE,
     FeatureScaler,
     assess,
     assess_all,
     coverage,
-    coverage_cutoffs,
     generation_metrics,
     property_sample,
 )
+from studies.cdvae.metric_settings import UPSTREAM_MAGPIE_SCALE, coverage_cutoffs
 from tests.studies.cdvae.perov import structures
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from studies.cdvae.crystal import CrystalArrays
 from studies.cdvae.data import parse_structures, read_cdvae_csv, structures_from_table
-from studies.cdvae.generation_metrics import assess_all, coverage, coverage_cutoffs
+from studies.cdvae.generation_metrics import assess_all, coverage
+from studies.cdvae.metric_settings import coverage_cutoffs
 from tests.conftest import MIRROR
 from tests.studies.cdvae.test_cdvae_generation_metrics import _upstream_cov
 
