@@ -160,6 +160,9 @@ def ui(host: Host = "127.0.0.1", port: Annotated[int, typer.Option(help="Port.")
     from tasks.platform.redact import redact_url
 
     typer.echo(f"MLflow UI on http://{host}:{port} (store {redact_url(project.mlflow_uri)}); Ctrl-C to stop")
+    # MLflow 3 starts six job-runner (huey) processes beside the UI's web worker, ~5 s of CPU each at start,
+    # for jobs (GenAI evaluation, trace roll-ups) the project never submits. Set it to true to have them.
+    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     os.execv(
         str(exe),
         [

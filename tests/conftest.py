@@ -18,6 +18,9 @@ import pytest
 # Waiting passively changes no result. Set before anything loads torch; the CLI, DVC and stage subprocesses
 # the tests start inherit it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The `dvc` commands the tests run themselves (the pipeline's own set it in run_dvc): without it each one
+# starts DVC's analytics daemon, ~0.7 s of CPU that can only fail offline.
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -119,20 +119,15 @@ def _data_beside(root: Path, path: Path, tree: ast.Module) -> set[str]:
 
 
 def step_module(root: Path, study: str, step: str) -> str:
-    """The module defining `tasks.stages.<study>.STEPS[step]`, read from the registry's imports (equal to the
-    function's `__module__`)."""
+    """The module of `tasks.stages.<study>.STEPS[step]` ("module:function"), read from the registry's source
+    without importing it."""
     registry = root / "tasks" / "stages" / study / "__init__.py"
     if not registry.is_file():
         raise ValueError(f"No step registry {registry.relative_to(root)} for study '{study}'.")
     tree = ast.parse(registry.read_text(), str(registry))
-    package = f"tasks.stages.{study}"
-    origin: dict[str, str] = {}  # local name -> module it comes from
     steps: dict[str, ast.expr] = {}
     for node in tree.body:
-        if isinstance(node, ast.ImportFrom):
-            module = _absolute(package, node.level, node.module)
-            origin.update({alias.asname or alias.name: module for alias in node.names})
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Dict):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Dict):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(isinstance(t, ast.Name) and t.id == "STEPS" for t in targets):
                 steps = {
@@ -145,12 +140,15 @@ def step_module(root: Path, study: str, step: str) -> str:
             f"Study '{study}' has no step '{step}' in {registry.relative_to(root)}; it has: "
             f"{', '.join(steps)}."
         )
-    fn = steps[step]
-    if not (isinstance(fn, ast.Name) and fn.id in origin):
+    spec = steps[step]
+    text = spec.value if isinstance(spec, ast.Constant) and isinstance(spec.value, str) else ""
+    module, _, function = text.partition(":")
+    if not (module and function):
         raise ValueError(
-            f"STEPS['{step}'] in {registry.relative_to(root)} is not a function imported from a step module."
+            f"STEPS['{step}'] in {registry.relative_to(root)} is not a \"module:function\" string "
+            f'(e.g. "tasks.stages.{study}.{step.replace("-", "_")}:{step.replace("-", "_")}").'
         )
-    return origin[fn.id]
+    return module
 
 
 def step_sources(root: Path, study: str, step: str) -> list[str]:

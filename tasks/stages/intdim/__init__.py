@@ -4,18 +4,22 @@ its own."""
 from typing import Any
 
 from tasks.platform.params import filled
-from tasks.stages.intdim.evaluate import evaluate
-from tasks.stages.intdim.prepare import prepare
-from tasks.stages.intdim.report import write_report
-from tasks.stages.intdim.train import network_configs, train
 
-STEPS = {"prepare": prepare, "train": train, "evaluate": evaluate, "report": write_report}
+# Step name -> "module:function" (tasks/orchestration/stage_runner.py imports only the one that runs).
+STEPS = {
+    "prepare": "tasks.stages.intdim.prepare:prepare",
+    "train": "tasks.stages.intdim.train:train",
+    "evaluate": "tasks.stages.intdim.evaluate:evaluate",
+    "report": "tasks.stages.intdim.report:write_report",
+}
 
 
 def resolved_params(params: dict[str, Any]) -> dict[str, Any]:
     """The profile's `intdim` block as it runs (`studies params`): each of train.networks as the IntDimConfig
     intdim-train builds for its subspace runs (its overrides on train.defaults, on the dataclass defaults),
     with its dataset and grid."""
+    from tasks.stages.intdim.train import network_configs  # the step's imports: only when asked
+
     train = params["train"]
     shuffle_seed = params["prepare"]["shuffle_seed"]
     given = train.get("defaults", {})

@@ -4,17 +4,21 @@ from collections import ChainMap
 from typing import Any
 
 from tasks.platform.params import filled
-from tasks.stages.ssvi.evaluate import evaluate
-from tasks.stages.ssvi.prepare import prepare
-from tasks.stages.ssvi.report import write_report
-from tasks.stages.ssvi.train import run_configs, train
 
-STEPS = {"prepare": prepare, "train": train, "evaluate": evaluate, "report": write_report}
+# Step name -> "module:function" (tasks/orchestration/stage_runner.py imports only the one that runs).
+STEPS = {
+    "prepare": "tasks.stages.ssvi.prepare:prepare",
+    "train": "tasks.stages.ssvi.train:train",
+    "evaluate": "tasks.stages.ssvi.evaluate:evaluate",
+    "report": "tasks.stages.ssvi.report:write_report",
+}
 
 
 def resolved_params(params: dict[str, Any]) -> dict[str, Any]:
     """The profile's `ssvi` block as it runs (`studies params`): each of train.runs as the SSVIConfig
     ssvi-train builds from it (its overrides on train.defaults, on the dataclass defaults)."""
+    from tasks.stages.ssvi.train import run_configs  # the step's imports: only when asked
+
     train = params["train"]
     defaults = train.get("defaults", {})
     runs = {

@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,10 +11,8 @@ FAKE = {
     "tasks/__init__.py": "",
     "tasks/orchestration/stage_runner.py": "from tasks.platform.tracking import stage_run\n",
     "tasks/platform/tracking.py": "def stage_run(): ...\n",
-    "tasks/stages/toy/__init__.py": '"""Registry."""\n'
-    "from tasks.stages.toy.fit import fit\n"
-    "from tasks.stages.toy.other import other\n\n"
-    'STEPS = {"fit-model": fit, "other": other}\n',
+    "tasks/stages/toy/__init__.py": '"""Registry."""\n\n'
+    'STEPS = {"fit-model": "tasks.stages.toy.fit:fit", "other": "tasks.stages.toy.other:other"}\n',
     "tasks/stages/toy/fit.py": "from studies.toy.model import build\n"
     "from tasks.orchestration.stage_runner import StageContext\n"
     "from . import io\n\n\n"
@@ -108,11 +108,33 @@ def test_write_rewrites_only_code_deps_after_the_data_deps(fake: Path) -> None:
 
 
 def test_the_registry_module_is_where_the_step_function_is_defined() -> None:
-    from tasks.orchestration.stage_runner import study_steps
+    from tasks.orchestration.stage_runner import step_function, study_steps
 
-    for study in ("mlc", "cdvae", "ssvi"):
-        for step, fn in study_steps(study).items():
-            assert code_deps.step_module(REPO, study, step) == fn.__module__
+    for study in ("mlc", "cdvae", "ssvi", "intdim"):
+        for step in study_steps(study):
+            assert code_deps.step_module(REPO, study, step) == step_function(study, step).__module__
+
+
+def test_a_registry_entry_that_is_not_module_colon_function_is_named(tmp_path: Path) -> None:
+    registry = tmp_path / "tasks" / "stages" / "toy" / "__init__.py"
+    registry.parent.mkdir(parents=True)
+    registry.write_text(
+        'STEPS = {"fit": "tasks.stages.toy.fit", "report": "tasks.stages.toy.report:write"}\n'
+    )
+    assert code_deps.step_module(tmp_path, "toy", "report") == "tasks.stages.toy.report"
+    with pytest.raises(ValueError, match=r"STEPS\['fit'\] .* is not a \"module:function\" string"):
+        code_deps.step_module(tmp_path, "toy", "fit")
+
+
+def test_a_stage_process_imports_only_its_own_steps_code() -> None:
+    """The registry is light: running CDVAE's report step must not load torch-geometric (the training steps'
+    dependency, seconds of imports)."""
+    code = (
+        "import sys; from tasks.orchestration.stage_runner import step_function; "
+        "step_function('cdvae', 'report'); print('torch_geometric' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_dvc_yaml_code_deps_are_what_each_step_imports() -> None:

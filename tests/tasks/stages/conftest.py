@@ -16,7 +16,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from tasks.orchestration.resume import FitStore
-from tasks.orchestration.stage_runner import StageContext, study_steps
+from tasks.orchestration.stage_runner import StageContext, step_function
 from tasks.platform import params as params_mod
 from tasks.platform.project import Project
 from tests.conftest import REPO
@@ -60,7 +60,7 @@ class Stages:
         if mlflow.get_experiment_by_name(study) is None:
             mlflow.create_experiment(study, artifact_location=(self.root / "mlruns" / study).as_uri())
         with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(study).experiment_id) as run:
-            study_steps(study)[step](ctx)
+            step_function(study, step)(ctx)
         return run.info.run_id
 
     def train_interrupted(self, study: str, params: dict[str, Any], saves: int) -> Interrupted:
