@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import replace
 
@@ -128,9 +129,11 @@ def test_scale_fit_is_deterministic_and_travels_in_the_state_dict_without_refitt
     crystals = crystal_set(8)
     b = crystals.batch(torch.arange(8))
 
+    torch.manual_seed(0)
+    built = CDVAE(TINY, Scaler([0.0] * 6, [1.0] * 6))
+
     def fitted(seed: int) -> CDVAE:
-        torch.manual_seed(0)
-        model = CDVAE(TINY, Scaler([0.0] * 6, [1.0] * 6))
+        model = copy.deepcopy(built)  # the same initial weights
         model.fit_scales(b, seed)
         return model
 
@@ -141,7 +144,7 @@ def test_scale_fit_is_deterministic_and_travels_in_the_state_dict_without_refitt
     assert not all(torch.equal(v, other.state_dict()[k]) for k, v in factors.items())
 
     torch.manual_seed(1)
-    fresh = CDVAE(TINY, Scaler([0.0] * 6, [1.0] * 6))
+    fresh = CDVAE(TINY, Scaler([0.0] * 6, [1.0] * 6))  # other weights, no factors
     with pytest.raises(RuntimeError, match="not fitted"):
         fresh.decoder(
             torch.zeros(8, TINY.latent_dim), b.frac_coords, b.atom_types, b.num_atoms, b.lengths, b.angles
