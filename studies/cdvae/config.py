@@ -17,6 +17,7 @@ import torch
 from studies.common.config import from_overrides
 
 MAX_ATOMIC_NUM = 100  # atom types are atomic numbers 1..100, as upstream
+DECODERS = ("gemnet_dt", "gemnet_t_style")  # ModelConfig.decoder: studies/cdvae/model.py builds each
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,25 @@ class ModelConfig:
     enc_basis_emb_size: int = 8
     enc_out_emb_channels: int = 256
     enc_num_output_layers: int = 3
-    # decoder: GemNet-T-style score network (triplet interactions, latent-conditioned atoms, direct forces)
-    dec_hidden_dim: int = 128
+    # decoder: the latent-conditioned score network with direct forces. `gemnet_dt`: upstream's GemNet-dT
+    # (studies/cdvae/gemnet.py); `gemnet_t_style`: the lighter DimeNet++-block one (studies/cdvae/decoder.py)
+    decoder: str = "gemnet_dt"
+    dec_hidden_dim: int = 128  # decoder/gemnet.yaml hidden_dim: GemNet's emb_size_atom and emb_size_edge
     dec_num_blocks: int = 3
+    # gemnet_dt only: GemNetT's defaults, which decoder/gemnet.yaml keeps (upstream's names, dec_ prefixed)
+    dec_num_radial: int = 128
+    dec_emb_size_trip: int = 64
+    dec_emb_size_rbf: int = 16
+    dec_emb_size_cbf: int = 16
+    dec_emb_size_bil_trip: int = 64
+    dec_num_concat: int = 1
+    dec_num_atom: int = 3
+    # gemnet_t_style only
     dec_int_emb_size: int = 64
     dec_basis_emb_size: int = 16
-    # shared by both graphs
+    # shared by the encoder and both decoders (GemNet-dT's defaults agree with DimeNet++'s here)
     num_spherical: int = 7
-    num_radial: int = 6
+    num_radial: int = 6  # not GemNet-dT's: dec_num_radial
     envelope_exponent: int = 5
     num_before_skip: int = 1
     num_after_skip: int = 2
@@ -61,6 +73,10 @@ class ModelConfig:
     cost_composition: float = 1.0
     cost_property: float = 1.0
     beta: float = 0.01  # KL weight
+
+    def __post_init__(self) -> None:
+        if self.decoder not in DECODERS:
+            raise ValueError(f"Unknown decoder '{self.decoder}'. Fix: use one of {', '.join(DECODERS)}.")
 
     @classmethod
     def from_dict(cls, d: Mapping) -> ModelConfig:

@@ -1,4 +1,5 @@
-"""The decoder: a GemNet-T-style periodic score network conditioned on the latent z.
+"""A lighter decoder (`decoder: gemnet_t_style`, the ci and cpu profiles'): a GemNet-T-style periodic score
+network conditioned on the latent z. The paper's, and the default, is GemNet-dT (studies/cdvae/gemnet.py).
 
 Given noisy fractional coordinates, current atom types, the lattice and z, it returns a
 per-atom Cartesian score (CDVAE's `pred_cart_coord_diff`, the denoising direction scaled

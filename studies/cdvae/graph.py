@@ -178,3 +178,29 @@ def triplet_angles(vectors: Tensor, idx_kj: Tensor, idx_ji: Tensor) -> Tensor:
     """
     pos_ij, pos_jk = vectors[idx_ji], vectors[idx_kj]
     return torch.atan2(torch.linalg.cross(pos_ij, pos_jk).norm(dim=-1), (pos_ij * pos_jk).sum(-1))
+
+
+def with_reverse_edges(graph: PeriodicGraph, num_nodes: int) -> PeriodicGraph:
+    """The graph plus the reverse i→j (offset -o) of every edge j→i (offset o) that `max_neighbors` left out.
+
+    GemNet updates each edge from both of its ends, which needs every edge's reverse.
+    Upstream keeps one direction of each pair (source index < target) and mirrors it,
+    which depends on the atom order; adding the missing reverses does not.
+    """
+    missing = (reverse_edges(graph.edge_index, graph.cell_offsets, num_nodes) < 0).nonzero().squeeze(1)
+    return PeriodicGraph(
+        torch.cat([graph.edge_index, graph.edge_index[:, missing].flip(0)], dim=1),
+        torch.cat([graph.cell_offsets, -graph.cell_offsets[missing]]),
+        torch.cat([graph.vectors, -graph.vectors[missing]]),
+        torch.cat([graph.distances, graph.distances[missing]]),
+    )
+
+
+def bond_angle_cosines(vectors: Tensor, idx_kj: Tensor, idx_ji: Tensor) -> Tensor:
+    """cos of the bond angle k-j-i [T] at the shared atom j, GemNet's cos φ (between j→i and j→k).
+
+    vectors[idx_ji] = i - j and vectors[idx_kj] = j - k, so the cosine between i - j and
+    k - j is minus theirs; clamped, as rounding can leave a unit-vector product just past ±1.
+    """
+    unit = vectors / vectors.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+    return -(unit[idx_ji] * unit[idx_kj]).sum(-1).clamp(-1.0, 1.0)

@@ -22,7 +22,10 @@ from studies.cdvae.config import MAX_ATOMIC_NUM, ModelConfig
 from studies.cdvae.dataset import CrystalBatch, Scaler
 from studies.cdvae.decoder import GemNetTStyleDecoder
 from studies.cdvae.encoder import DimeNetPPEncoder
+from studies.cdvae.gemnet import GemNetDT
 from studies.cdvae.lattice import cart_to_frac, frac_to_cart, lattice_matrix, min_image_vectors
+
+DECODER_CLASSES = {"gemnet_dt": GemNetDT, "gemnet_t_style": GemNetTStyleDecoder}  # config.DECODERS
 
 
 def mlp(in_dim: int, hidden: int, layers: int, out_dim: int) -> nn.Sequential:
@@ -52,7 +55,7 @@ class CDVAE(nn.Module):
         self.encoder = DimeNetPPEncoder(cfg)
         self.fc_mu = nn.Linear(cfg.latent_dim, cfg.latent_dim)
         self.fc_var = nn.Linear(cfg.latent_dim, cfg.latent_dim)
-        self.decoder = GemNetTStyleDecoder(cfg)
+        self.decoder = DECODER_CLASSES[cfg.decoder](cfg)
         h, k = cfg.fc_hidden_dim, cfg.fc_num_layers
         self.fc_num_atoms = mlp(cfg.latent_dim, h, k, cfg.max_atoms + 1)
         self.fc_lattice = mlp(cfg.latent_dim, h, k, 6)
@@ -65,6 +68,20 @@ class CDVAE(nn.Module):
         prop_scaler = prop_scaler or Scaler([0.0], [1.0])
         self.register_buffer("prop_mean", torch.tensor(prop_scaler.mean, dtype=torch.float32))
         self.register_buffer("prop_std", torch.tensor(prop_scaler.std, dtype=torch.float32))
+
+    def fit_scales(self, b: CrystalBatch, seed: int) -> None:
+        """Fit GemNet-dT's scale factors on one training batch, once, right after building the model.
+
+        One no-grad pass of the training objective (teacher-forced lattice, as training starts)
+        with noise drawn from `seed` in a forked RNG: the same batch and seed give the same
+        factors, and the training RNG stream is untouched. The GemNet-T-style decoder has none.
+        """
+        if not isinstance(self.decoder, GemNetDT):
+            return
+        devices = [b.frac_coords.device] if b.frac_coords.device.type == "cuda" else []
+        with torch.no_grad(), torch.random.fork_rng(devices=devices), self.decoder.fitting_scales():
+            torch.manual_seed(seed)
+            self.losses(b, teacher_forcing=True)
 
     # -- encoder and the heads on z -------------------------------------------------------------
     def encode(self, b: CrystalBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -25,8 +25,11 @@ def save(model: CDVAE | PropertyModel, folder: Path) -> None:
 
 
 def load(folder: Path, device: torch.device = torch.device("cpu")) -> CDVAE:
-    """The model `save` wrote; the scalers come back with the weights (they are buffers)."""
-    cfg = ModelConfig.from_dict(json.loads((folder / CONFIG).read_text())["model"])
+    """The model `save` wrote; the scalers and GemNet-dT's scale factors come back with the weights (they are
+    buffers)."""
+    saved = json.loads((folder / CONFIG).read_text())["model"]
+    # a model.json written before the decoder could be chosen names none: it holds the GemNet-T-style one
+    cfg = ModelConfig.from_dict({"decoder": "gemnet_t_style", **saved})
     model = CDVAE(cfg, Scaler([0.0] * 6, [1.0] * 6))
     model.load_state_dict(torch.load(folder / WEIGHTS, map_location=device, weights_only=True))
     return model.to(device).eval()

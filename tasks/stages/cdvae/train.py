@@ -51,6 +51,10 @@ def train(ctx: StageContext) -> None:
     lattice_scaler, prop_scaler = modelio.scalers(prepared)
     seed_everything(p["seed"])
     model = CDVAE(model_cfg, lattice_scaler, prop_scaler).to(device)
+    # GemNet-dT's scale factors, on the first batch of the split as stored; a resumed run then loads the
+    # checkpoint's, which this same batch and seed gave
+    first = torch.arange(min(train_cfg.batch_size, len(train_set)))
+    model.fit_scales(train_set.batch(first).to(device), p["seed"])
     result = fit_logged(
         model,
         train_set,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cache
 
 import polars as pl
+import torch
 from pymatgen.core import Lattice, Structure
 
 from studies.cdvae.config import ModelConfig
@@ -28,6 +29,11 @@ TINY = ModelConfig(
     dec_num_blocks=2,
     dec_int_emb_size=8,
     dec_basis_emb_size=4,
+    dec_num_radial=8,
+    dec_emb_size_trip=8,
+    dec_emb_size_rbf=4,
+    dec_emb_size_cbf=4,
+    dec_emb_size_bil_trip=8,
     num_spherical=3,
     num_radial=4,
     num_noise_level=10,
@@ -65,7 +71,10 @@ def crystal_set(n: int = 24) -> CrystalSet:
 
 
 def tiny_model(crystals: CrystalSet, cfg: ModelConfig = TINY) -> CDVAE:
+    """A model as the train stage makes one: scalers fitted on `crystals`, scale factors on their first 16."""
     lattice = scaled_lattice(
         crystals.lengths.double().numpy(), crystals.angles.double().numpy(), crystals.num_atoms.numpy()
     )
-    return CDVAE(cfg, Scaler.fit(lattice), Scaler.fit(crystals.prop.double().numpy()))
+    model = CDVAE(cfg, Scaler.fit(lattice), Scaler.fit(crystals.prop.double().numpy()))
+    model.fit_scales(crystals.batch(torch.arange(min(16, len(crystals)))), seed=0)
+    return model

@@ -11,7 +11,15 @@ import pytest
 import torch
 from pymatgen.core import Structure
 
-from studies.cdvae.graph import PeriodicGraph, radius_graph_pbc, reverse_edges, triplet_angles, triplets
+from studies.cdvae.graph import (
+    PeriodicGraph,
+    bond_angle_cosines,
+    radius_graph_pbc,
+    reverse_edges,
+    triplet_angles,
+    triplets,
+    with_reverse_edges,
+)
 from tests.studies.cdvae.perov import structures as perov_structures
 from tests.studies.cdvae.perov import triclinic
 
@@ -149,6 +157,32 @@ def test_triplets_match_brute_force_on_a_periodic_cell(crystals: list[Structure]
     reverse = reverse_edges(graph.edge_index, graph.cell_offsets, len(cart))
     has = reverse >= 0
     assert has.any() and (reverse[reverse[has]] == torch.nonzero(has).squeeze(1)).all()
+
+
+def test_with_reverse_edges_completes_every_pair_and_keeps_the_graph(crystals: list[Structure]) -> None:
+    cart, lattice, num_atoms = _batch(crystals)
+    graph = radius_graph_pbc(cart, lattice, num_atoms, CUTOFF, max_neighbors=8)  # a cap that drops reverses
+    assert (reverse_edges(graph.edge_index, graph.cell_offsets, len(cart)) < 0).any()
+    full = with_reverse_edges(graph, len(cart))
+    n = graph.distances.numel()  # the original edges come first, unchanged
+    assert torch.equal(full.edge_index[:, :n], graph.edge_index)
+    for field in ("cell_offsets", "vectors", "distances"):
+        assert torch.equal(getattr(full, field)[:n], getattr(graph, field))
+    reverse = reverse_edges(full.edge_index, full.cell_offsets, len(cart))
+    assert (reverse >= 0).all() and torch.equal(reverse[reverse], torch.arange(len(reverse)))
+    assert torch.allclose(full.vectors[reverse], -full.vectors, atol=1e-10)
+    assert _our_edges(full).keys() <= _pymatgen_edges(crystals, CUTOFF).keys()
+
+
+def test_bond_angle_cosines_are_the_angle_at_the_shared_atom(crystals: list[Structure]) -> None:
+    cart, lattice, num_atoms = _batch(crystals[:2])
+    graph = radius_graph_pbc(cart, lattice, num_atoms, CUTOFF, max_neighbors=12)
+    idx_kj, idx_ji = triplets(graph.edge_index, graph.cell_offsets, len(cart))
+    to_i, to_k = graph.vectors[idx_ji], -graph.vectors[idx_kj]  # from j to i, from j to k's image
+    want = (to_i * to_k).sum(-1) / (to_i.norm(dim=-1) * to_k.norm(dim=-1))
+    got = bond_angle_cosines(graph.vectors, idx_kj, idx_ji)
+    assert torch.allclose(got, want, atol=1e-12)
+    assert torch.allclose(got, -triplet_angles(graph.vectors, idx_kj, idx_ji).cos(), atol=1e-10)
 
 
 def test_triplets_of_an_empty_graph() -> None:
