@@ -49,17 +49,14 @@ def generate(
     """Generate crystals from the profile's trained CDVAE by annealed Langevin dynamics (an MLflow run)."""
     project = current_project()
     out = confine(out, project.root, "--out") if out else None
-    from studies.cdvae.config import LangevinConfig
-    from studies.common.devices import resolve_device
-    from tasks.platform import params, tracking
-    from tasks.stages.cdvae import modelio
-    from tasks.stages.cdvae.generate import generate_to
-
     if n < 1:
         raise UsageError(f"--n {n}: nothing to generate.", fix="pass --n 1 or more.")
+    from tasks.platform import params
+    from tasks.stages.cdvae.model_files import WEIGHTS
+
     p = params.study_params(project.params_file, "cdvae", profile)["generate"]
     trained = project.stage_path("cdvae-train", "train", profile)
-    if not (trained / modelio.WEIGHTS).exists():
+    if not (trained / WEIGHTS).exists():
         raise NotReady(
             f"no trained CDVAE in {trained}.",
             fix=f"train one first (`studies run cdvae --profile {profile}` or `dvc repro cdvae-train` with "
@@ -71,6 +68,13 @@ def generate(
         raise UsageError(
             f"{folder} already holds files, which generation would overwrite.", fix="pass a new --out folder."
         )
+    # the checks above refuse bad input in ~1 s; torch and the model load only now
+    from studies.cdvae.config import LangevinConfig
+    from studies.common.devices import resolve_device
+    from tasks.platform import tracking
+    from tasks.stages.cdvae import modelio
+    from tasks.stages.cdvae.generate import generate_to
+
     langevin = {**p["langevin"], **({"n_step_each": steps} if steps is not None else {})}
     with refused_input():
         torch_device = resolve_device(device or p["device"])

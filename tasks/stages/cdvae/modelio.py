@@ -14,8 +14,7 @@ from studies.cdvae.config import ModelConfig
 from studies.cdvae.dataset import CrystalSet, Scaler
 from studies.cdvae.model import CDVAE
 from studies.cdvae.property_model import PropertyModel
-
-WEIGHTS, CONFIG = "model.pt", "model.json"
+from tasks.stages.cdvae.model_files import CONFIG, WEIGHTS
 
 
 def save(model: CDVAE | PropertyModel, folder: Path) -> None:
