@@ -18,6 +18,7 @@ from studies.common.config import from_overrides
 
 MAX_ATOMIC_NUM = 100  # atom types are atomic numbers 1..100, as upstream
 DECODERS = ("gemnet_dt", "gemnet_t_style")  # ModelConfig.decoder: studies/cdvae/model.py builds each
+COMPILE_SETTINGS = ("auto", "on", "off")  # LangevinConfig.compile
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,16 @@ class LangevinConfig:
     step_lr: float = 1e-4
     min_sigma: float = 0.0
     batch_size: int = 256
+    # torch.compile of the decoder's score call: `auto` compiles on CUDA, where a step is bound by kernel
+    # launches, and not on the CPU, where compiling costs minutes and eager results stay bit-identical
+    compile: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.compile not in COMPILE_SETTINGS:
+            raise ValueError(
+                f"Unknown langevin compile setting '{self.compile}'. "
+                f"Fix: use one of {', '.join(COMPILE_SETTINGS)}."
+            )
 
     @classmethod
     def from_dict(cls, d: Mapping) -> LangevinConfig:

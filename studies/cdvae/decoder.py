@@ -26,6 +26,7 @@ from torch_geometric.utils import scatter
 
 from studies.cdvae.config import MAX_ATOMIC_NUM, ModelConfig
 from studies.cdvae.encoder import GraphFeatures
+from studies.cdvae.graph import CellPlan
 
 
 class EdgeEmbedding(nn.Module):
@@ -99,10 +100,11 @@ class GemNetTStyleDecoder(nn.Module):
         self.type_head = nn.Linear(hidden, MAX_ATOMIC_NUM)
 
     def forward(
-        self, z, frac_coords, atom_types, num_atoms, lengths, angles
+        self, z, frac_coords, atom_types, num_atoms, lengths, angles, plan: CellPlan | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """→ (per-atom Cartesian score (N, 3), per-atom type logits (N, 100) over Z = 1..100)."""
-        graph, rbf, sbf, idx_kj, idx_ji = self.features(frac_coords, lengths, angles, num_atoms)
+        """→ (per-atom Cartesian score (N, 3), per-atom type logits (N, 100) over Z = 1..100); `plan` as
+        GemNetDT.forward's."""
+        graph, rbf, sbf, idx_kj, idx_ji = self.features(frac_coords, lengths, angles, num_atoms, plan=plan)
         n = atom_types.numel()
         j, i = graph.edge_index
         unit = graph.vectors / graph.distances.clamp_min(1e-9)[:, None]

@@ -25,7 +25,14 @@ from torch_geometric.nn.models.dimenet import (
 from torch_geometric.utils import scatter
 
 from studies.cdvae.config import MAX_ATOMIC_NUM, ModelConfig
-from studies.cdvae.graph import PeriodicGraph, edge_vectors, radius_graph_pbc, triplet_angles, triplets
+from studies.cdvae.graph import (
+    CellPlan,
+    PeriodicGraph,
+    edge_vectors,
+    radius_graph_pbc,
+    triplet_angles,
+    triplets,
+)
 from studies.cdvae.lattice import frac_to_cart, lattice_matrix
 
 # The spherical Bessel functions behind DimeNet's bases cancel catastrophically near zero
@@ -54,14 +61,20 @@ class GraphFeatures(nn.Module):
         )
 
     def forward(
-        self, frac_coords, lengths, angles, num_atoms, bonds: tuple[torch.Tensor, torch.Tensor] | None = None
+        self,
+        frac_coords,
+        lengths,
+        angles,
+        num_atoms,
+        bonds: tuple[torch.Tensor, torch.Tensor] | None = None,
+        plan: CellPlan | None = None,
     ):
         """Bases on the given bonds (edge_index, cell_offsets), or on the radius graph of the current
-        coordinates."""
+        coordinates (`plan`: see `graph.cell_plan`)."""
         lattice = lattice_matrix(lengths, angles)
         cart = frac_to_cart(frac_coords, lattice, num_atoms)
         if bonds is None:
-            graph = radius_graph_pbc(cart, lattice, num_atoms, self.cutoff, self.max_neighbors)
+            graph = radius_graph_pbc(cart, lattice, num_atoms, self.cutoff, self.max_neighbors, plan)
         else:
             batch = torch.arange(num_atoms.numel(), device=cart.device).repeat_interleave(num_atoms)
             vectors = edge_vectors(cart, lattice, batch, *bonds)

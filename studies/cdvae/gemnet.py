@@ -27,13 +27,13 @@ upstream's gemnet-dT.json, which was fitted for another dataset.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.utils import scatter, to_dense_batch
+from torch_geometric.utils import scatter
 
 from studies.cdvae.config import MAX_ATOMIC_NUM, ModelConfig
 from studies.cdvae.gemnet_basis import RadialBasis, circular_basis
@@ -47,13 +47,15 @@ from studies.cdvae.gemnet_layers import (
     he_orthogonal_,
 )
 from studies.cdvae.graph import (
+    CellPlan,
+    PeriodicGraph,
     bond_angle_cosines,
     radius_graph_pbc,
     reverse_edges,
     triplets,
     with_reverse_edges,
 )
-from studies.cdvae.lattice import frac_to_cart, lattice_matrix
+from studies.cdvae.lattice import atom_frac_to_cart, frac_to_cart, lattice_matrix
 
 
 @dataclass
@@ -61,13 +63,51 @@ class Triplets:
     """Triplets k→j→i (message kj into edge ji) and their basis, padded per edge ji for batched products.
 
     `angular` [E, S, K] holds Y_l0 of each edge's K (at most) triplets, zero-padded; `radial`
-    [E, emb_size_cbf, S] is the edge's radial basis already projected per spherical degree.
+    [E, emb_size_cbf, S] is the edge's radial basis already projected per spherical degree; `slot`
+    [T] is each triplet's row in the padded [E·K] layout.
     """
 
     idx_kj: Tensor
     idx_ji: Tensor
+    slot: Tensor
     angular: Tensor
     radial: Tensor
+
+    def padded(self, x: Tensor) -> Tensor:
+        """Per-triplet rows [T, C] laid out per edge ji [E, K, C], zeros where an edge has fewer than K."""
+        return pad_rows(x, self.slot, *self.angular.shape[::2])
+
+
+def triplet_slots(idx_ji: Tensor, num_edges: int) -> tuple[Tensor, int]:
+    """Each triplet's row in a [num_edges · K] layout grouped by edge ji (sorted), and K, the most per edge.
+
+    This is torch_geometric.utils.to_dense_batch's layout, computed once per graph: finding K
+    synchronises with the device, which the message passing can then do without.
+    """
+    counts = torch.bincount(idx_ji, minlength=num_edges)
+    width = int(counts.max()) if num_edges else 0
+    start = torch.cumsum(counts, 0) - counts
+    within = torch.arange(len(idx_ji), device=idx_ji.device) - start[idx_ji]
+    return idx_ji * width + within, width
+
+
+def pad_rows(x: Tensor, slot: Tensor, rows: int, width: int) -> Tensor:
+    """`x` [T, ...] at `slot` in a zero [rows, width, ...] tensor: to_dense_batch with a given layout."""
+    out = x.new_zeros(rows * width, *x.shape[1:])
+    out[slot] = x
+    return out.view(rows, width, *x.shape[1:])
+
+
+@dataclass
+class Geometry:
+    """Everything the message passing reads from the atoms' positions: the symmetric periodic graph, each
+    edge's reverse, the triplets with their bases, and each atom's crystal."""
+
+    graph: PeriodicGraph
+    swap: Tensor
+    trip: Triplets
+    rbf: Tensor
+    batch: Tensor
 
 
 class TripletInteraction(nn.Module):
@@ -94,7 +134,7 @@ class TripletInteraction(nn.Module):
         x = self.dense_kj(m)
         x = self.down(self.scale_rbf(x, x * self.rbf(rbf3)))
         x_kj = x[trip.idx_kj]
-        padded, _ = to_dense_batch(x_kj, trip.idx_ji, batch_size=len(m))  # [E, K, trip]
+        padded = trip.padded(x_kj)  # [E, K, trip]
         per_degree = trip.radial @ (trip.angular @ padded)  # Σ_k over each edge's triplets: [E, cbf, trip]
         y = self.scale_sum(x_kj, self.bilinear(per_degree.flatten(1)))
         return (self.up_source(y) + self.up_target(y)[swap]) * INV_SQRT2
@@ -217,44 +257,91 @@ class GemNetDT(nn.Module):
         num_atoms: Tensor,
         lengths: Tensor,
         angles: Tensor,
+        plan: CellPlan | None = None,
     ) -> tuple[Tensor, Tensor]:
-        return self.forward_in_cell(z, frac_coords, atom_types, num_atoms, lattice_matrix(lengths, angles))
+        """`plan`: `graph.cell_plan` of these cells and counts with the decoder's cutoff, for callers that
+        keep them fixed over many calls (Langevin decoding); the result is the same without it."""
+        lattice = lattice_matrix(lengths, angles)
+        return self.forward_in_cell(z, frac_coords, atom_types, num_atoms, lattice, plan)
 
     def forward_in_cell(
-        self, z: Tensor, frac_coords: Tensor, atom_types: Tensor, num_atoms: Tensor, lattice: Tensor
+        self,
+        z: Tensor,
+        frac_coords: Tensor,
+        atom_types: Tensor,
+        num_atoms: Tensor,
+        lattice: Tensor,
+        plan: CellPlan | None = None,
     ) -> tuple[Tensor, Tensor]:
         """As `forward`, for cells [B, 3, 3] in any orientation (rows a, b, c): the score turns with them."""
+        return self.network(z, atom_types, self.geometry(frac_coords, num_atoms, lattice, plan))
+
+    def compiled(self, **options) -> Callable[..., tuple[Tensor, Tensor]]:
+        """`forward` with the message passing compiled by torch.compile (dynamic shapes; `options` go to it).
+
+        The geometry stays eager: its sizes (edges, triplets) depend on the positions and are found with
+        host synchronisations, which would split a compiled graph anyway; the message passing after it
+        is shape-generic tensor code that compiles into one graph.
+        """
+        network = torch.compile(self.network, dynamic=True, **options)
+
+        def score(z, frac_coords, atom_types, num_atoms, lengths, angles, plan=None):
+            lattice = lattice_matrix(lengths, angles)
+            return network(z, atom_types, self.geometry(frac_coords, num_atoms, lattice, plan))
+
+        return score
+
+    def geometry(
+        self, frac_coords: Tensor, num_atoms: Tensor, lattice: Tensor, plan: CellPlan | None = None
+    ) -> Geometry:
+        """The symmetric radius graph of the atoms, its triplets and their bases."""
         if not (self.fitting or self.scales_fitted):
             raise RuntimeError(
                 "GemNet-dT's scale factors are not fitted. Fix: call CDVAE.fit_scales(batch, seed) once "
                 "after building the model (a saved state_dict carries them)."
             )
-        n = atom_types.numel()
-        cart = frac_to_cart(frac_coords, lattice, num_atoms)
+        n = len(frac_coords)
+        if plan is None:
+            cart = frac_to_cart(frac_coords, lattice, num_atoms)
+            batch = torch.arange(len(num_atoms), device=cart.device).repeat_interleave(num_atoms)
+        else:
+            cart, batch = atom_frac_to_cart(frac_coords, plan.atom_lattice), plan.batch
         graph = with_reverse_edges(
-            radius_graph_pbc(cart, lattice, num_atoms, self.cutoff, self.max_neighbors), n
+            radius_graph_pbc(cart, lattice, num_atoms, self.cutoff, self.max_neighbors, plan), n
         )
-        source, target = graph.edge_index
         swap = reverse_edges(graph.edge_index, graph.cell_offsets, n)
-        idx_kj, idx_ji = triplets(graph.edge_index, graph.cell_offsets, n)
+        idx_kj, idx_ji = triplets(graph.edge_index, graph.cell_offsets, n, reverse=swap)
         rbf = self.radial(graph.distances)
-        angular, _ = to_dense_batch(
+        slot, width = triplet_slots(idx_ji, len(swap))
+        angular = pad_rows(
             circular_basis(bond_angle_cosines(graph.vectors, idx_kj, idx_ji), self.num_spherical),
-            idx_ji,
-            batch_size=len(source),
+            slot,
+            len(swap),
+            width,
         )
         trip = Triplets(
-            idx_kj, idx_ji, angular.transpose(1, 2), torch.einsum("er,csr->ecs", rbf, self.cbf_radial)
+            idx_kj,
+            idx_ji,
+            slot,
+            angular.transpose(1, 2),
+            torch.einsum("er,csr->ecs", rbf, self.cbf_radial),
         )
+        return Geometry(graph, swap, trip, rbf, batch)
+
+    def network(self, z: Tensor, atom_types: Tensor, geo: Geometry) -> tuple[Tensor, Tensor]:
+        """The message passing on a built geometry: (score [N, 3], type logits [N, 100])."""
+        n = atom_types.numel()
+        source, target = geo.graph.edge_index
+        rbf = geo.rbf
         rbf3, rbf_h, rbf_out = self.rbf_triplet(rbf), self.rbf_atom(rbf), self.rbf_out(rbf)
 
         h = self.atom_emb(atom_types - 1)
-        h = self.atom_latent(torch.cat([h, z.repeat_interleave(num_atoms, dim=0)], dim=-1))
+        h = self.atom_latent(torch.cat([h, z.index_select(0, geo.batch)], dim=-1))
         m = self.edge_emb(torch.cat([h[source], h[target], rbf], dim=-1))
         forces = self.outputs[0](m, rbf_out)
         for interaction, output in zip(self.interactions, self.outputs[1:]):
-            h, m = interaction(h, m, rbf3, rbf_h, trip, graph.edge_index, swap)
+            h, m = interaction(h, m, rbf3, rbf_h, geo.trip, geo.graph.edge_index, geo.swap)
             forces = forces + output(m, rbf_out)
-        unit = graph.vectors / graph.distances.clamp_min(1e-9)[:, None]
+        unit = geo.graph.vectors / geo.graph.distances.clamp_min(1e-9)[:, None]
         score = scatter(forces * unit, target, dim=0, dim_size=n, reduce="sum")
         return score, self.type_head(h)

@@ -62,8 +62,55 @@ def _reachable_offsets(lattice: Tensor, cutoff: float) -> Tensor:
     return offsets[(by_height & by_sigma).any(dim=0)]
 
 
+@dataclass
+class CellPlan:
+    """What the radius graph's search needs from the cells and atom counts alone.
+
+    Langevin decoding keeps each batch's cells and counts fixed for thousands of steps
+    while the atoms move; building this once per batch takes the image-range search
+    (an SVD per cell) and several host-device synchronisations out of every step.
+    """
+
+    batch: Tensor  # [N] each atom's crystal
+    ptr: Tensor  # [B] each crystal's first atom
+    local: Tensor  # [N] each atom's index within its crystal
+    atom_lattice: Tensor  # [N,3,3] each atom's cell
+    atom_inverse: Tensor  # [N,3,3] its inverse
+    offsets: Tensor  # [K,3] the image offsets searched
+    real: Tensor  # [B, n_max] which padded slots hold an atom
+    is_self: Tensor  # [n_max, n_max, K] the target itself at offset zero
+    cutoff: float
+
+
+def cell_plan(lattice: Tensor, num_atoms: Tensor, cutoff: float) -> CellPlan:
+    """The search plan of `radius_graph_pbc` for these cells and counts (see CellPlan)."""
+    num_crystals, device = len(num_atoms), lattice.device
+    batch = torch.repeat_interleave(torch.arange(num_crystals, device=device), num_atoms)
+    ptr = torch.cumsum(num_atoms, 0) - num_atoms
+    n_max = int(num_atoms.max())
+    with torch.no_grad():
+        offsets = _reachable_offsets(lattice, cutoff)
+        inverse = torch.linalg.inv(lattice)[batch]
+    return CellPlan(
+        batch=batch,
+        ptr=ptr,
+        local=torch.arange(len(batch), device=device) - ptr[batch],
+        atom_lattice=lattice[batch],
+        atom_inverse=inverse,
+        offsets=offsets,
+        real=torch.arange(n_max, device=device) < num_atoms.unsqueeze(1),
+        is_self=torch.eye(n_max, dtype=torch.bool, device=device).unsqueeze(-1) & (offsets == 0).all(-1),
+        cutoff=cutoff,
+    )
+
+
 def radius_graph_pbc(
-    cart: Tensor, lattice: Tensor, num_atoms: Tensor, cutoff: float, max_neighbors: int
+    cart: Tensor,
+    lattice: Tensor,
+    num_atoms: Tensor,
+    cutoff: float,
+    max_neighbors: int,
+    plan: CellPlan | None = None,
 ) -> PeriodicGraph:
     """For each target atom, the `max_neighbors` nearest source images within `cutoff` Å, in its own crystal
     only.
@@ -75,34 +122,33 @@ def radius_graph_pbc(
     can reach within the cutoff (`_reachable_offsets`), in one padded
     [B, atoms, atoms x images] distance tensor. Edges come sorted by target, then
     by distance; among equally distant neighbours at the `max_neighbors` boundary
-    the choice is arbitrary.
+    the choice is arbitrary. A `plan` built once for these cells and counts
+    (`cell_plan`) gives the same graph without redoing the search's set-up.
     """
-    num_crystals, device = len(num_atoms), cart.device
-    batch = torch.repeat_interleave(torch.arange(num_crystals, device=device), num_atoms)
+    if plan is None:
+        plan = cell_plan(lattice, num_atoms, cutoff)
+    elif plan.cutoff != cutoff:  # the cells are not compared: that would cost the synchronisation it saves
+        raise ValueError(f"The cell plan was built for a {plan.cutoff} Å cutoff, not {cutoff} Å.")
+    num_crystals, (n_max, _, k) = len(num_atoms), plan.is_self.shape
+    batch, ptr, offsets = plan.batch, plan.ptr, plan.offsets
     with torch.no_grad():
-        ptr = torch.cumsum(num_atoms, 0) - num_atoms
-        local = torch.arange(len(cart), device=device) - ptr[batch]
-        n_max = int(num_atoms.max())
-        raw = torch.einsum("ni,nij->nj", cart, torch.linalg.inv(lattice)[batch])
+        raw = torch.einsum("ni,nij->nj", cart, plan.atom_inverse)
         shift = raw.floor()  # wrapped = raw - shift lies in [0, 1)
-        wrapped = torch.einsum("ni,nij->nj", raw - shift, lattice[batch])
-        offsets = _reachable_offsets(lattice, cutoff)
-        k = len(offsets)
+        wrapped = torch.einsum("ni,nij->nj", raw - shift, plan.atom_lattice)
 
         pos = cart.new_zeros(num_crystals, n_max, 3)
-        pos[batch, local] = wrapped
+        pos[batch, plan.local] = wrapped
         images = pos.unsqueeze(2) + torch.einsum("ki,bij->bkj", offsets.to(cart.dtype), lattice).unsqueeze(1)
         dist = torch.cdist(
             pos, images.reshape(num_crystals, n_max * k, 3), compute_mode="donot_use_mm_for_euclid_dist"
         )
         dist = dist.view(num_crystals, n_max, n_max, k)  # [crystal, target, source, image]
 
-        real = torch.arange(n_max, device=device) < num_atoms.unsqueeze(1)  # [B, n_max]
-        is_self = torch.eye(n_max, dtype=torch.bool, device=device).unsqueeze(-1) & (offsets == 0).all(-1)
+        real = plan.real
         for drop in (
             dist > cutoff,
             ~real[:, None, :, None],
-            is_self,
+            plan.is_self,
         ):  # in place, broadcast: dist is the big tensor
             dist.masked_fill_(drop, torch.inf)
 
@@ -143,14 +189,17 @@ def reverse_edges(edge_index: Tensor, cell_offsets: Tensor, num_nodes: int) -> T
     return torch.where(keys[slot] == wanted, order[slot], -1)
 
 
-def triplets(edge_index: Tensor, cell_offsets: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+def triplets(
+    edge_index: Tensor, cell_offsets: Tensor, num_nodes: int, reverse: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """Edge pairs (idx_kj, idx_ji) with k→j feeding j→i, as PyG's DimeNet `InteractionPPBlock` takes them.
 
     Every edge into j pairs with every edge out of j, except the one back-edge
     whose source is the very image of i that j→i points to (k == i and
     offset_kj == -offset_ji). Another image of i is a different neighbour and
     stays, unlike in PyG's molecular `triplets`, which drops every k == i.
-    Triplets come grouped by the ji edge, in edge order.
+    Triplets come grouped by the ji edge, in edge order. `reverse`, when the caller already has it, is
+    `reverse_edges(edge_index, cell_offsets, num_nodes)`.
     """
     src, dst = edge_index
     by_target = torch.argsort(dst, stable=True)
@@ -164,7 +213,9 @@ def triplets(edge_index: Tensor, cell_offsets: Tensor, num_nodes: int) -> tuple[
     start = torch.cumsum(per_ji, 0) - per_ji
     slot = torch.arange(len(idx_ji), device=src.device) + (first[src] - start).index_select(0, idx_ji)
     idx_kj = by_target.index_select(0, slot)
-    back = reverse_edges(edge_index, cell_offsets, num_nodes).index_select(0, idx_ji)
+    if reverse is None:
+        reverse = reverse_edges(edge_index, cell_offsets, num_nodes)
+    back = reverse.index_select(0, idx_ji)
     keep = (idx_kj != back).nonzero().squeeze(1)
     return idx_kj.index_select(0, keep), idx_ji.index_select(0, keep)
 

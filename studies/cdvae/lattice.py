@@ -79,16 +79,26 @@ def _per_atom(lattice: Tensor, num_atoms: Tensor) -> Tensor:
 
 def frac_to_cart(frac: Tensor, lattice: Tensor, num_atoms: Tensor) -> Tensor:
     """Cartesian positions [N,3] of fractional coordinates [N,3] in their crystals' cells [B,3,3]."""
-    return torch.einsum("ni,nij->nj", frac, _per_atom(lattice, num_atoms))
+    return atom_frac_to_cart(frac, _per_atom(lattice, num_atoms))
+
+
+def atom_frac_to_cart(frac: Tensor, atom_lattice: Tensor) -> Tensor:
+    """`frac_to_cart` given each atom's cell [N,3,3], which a caller with fixed cells builds once."""
+    return torch.einsum("ni,nij->nj", frac, atom_lattice)
 
 
 def cart_to_frac(cart: Tensor, lattice: Tensor, num_atoms: Tensor) -> Tensor:
-    """Fractional coordinates [N,3] of Cartesian positions [N,3], wrapped into [0, 1).
+    """Fractional coordinates [N,3] of Cartesian positions [N,3], wrapped into [0, 1)."""
+    return atom_cart_to_frac(cart, torch.linalg.inv(_per_atom(lattice, num_atoms)))
+
+
+def atom_cart_to_frac(cart: Tensor, atom_inverse: Tensor) -> Tensor:
+    """`cart_to_frac` given each atom's inverse cell [N,3,3], which a caller with fixed cells builds once.
 
     The second remainder maps the 1.0 that rounding gives for a tiny negative
     coordinate back to 0.0; remainder has unit gradient, so wrapping is transparent to autograd.
     """
-    frac = torch.einsum("ni,nij->nj", cart, torch.linalg.inv(_per_atom(lattice, num_atoms)))
+    frac = torch.einsum("ni,nij->nj", cart, atom_inverse)
     return torch.remainder(torch.remainder(frac, 1.0), 1.0)
 
 

@@ -11,6 +11,7 @@ generation (Table 2) decodes z drawn from the prior N(0, I).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +20,8 @@ from torch_geometric.utils import scatter
 from studies.cdvae.config import LangevinConfig
 from studies.cdvae.crystal import CrystalArrays
 from studies.cdvae.dataset import CrystalSet
-from studies.cdvae.lattice import cart_to_frac, frac_to_cart, lattice_matrix
+from studies.cdvae.graph import cell_plan
+from studies.cdvae.lattice import atom_cart_to_frac, atom_frac_to_cart, lattice_matrix
 from studies.cdvae.model import CDVAE
 
 
@@ -45,6 +47,18 @@ def apportion_types(
     return torch.cat(types).to(composition_probs.device)
 
 
+def score_function(decoder: torch.nn.Module, setting: str, device: torch.device, **options: Any) -> Callable:
+    """The decoder's score call as Langevin decoding makes it: eager, or compiled (`setting` on, or auto on
+    CUDA). `options` go to torch.compile (the tests pick a backend). A decoder with its own `compiled`
+    (GemNet-dT) keeps its data-dependent graph search eager; any other is compiled whole, split by Dynamo
+    where it has to."""
+    if setting == "off" or (setting == "auto" and device.type != "cuda"):
+        return decoder
+    if hasattr(decoder, "compiled"):
+        return decoder.compiled(**options)
+    return torch.compile(decoder, dynamic=True, **options)
+
+
 @torch.no_grad()
 def langevin_decode(
     model: CDVAE,
@@ -53,9 +67,14 @@ def langevin_decode(
     generator: torch.Generator,
     num_atoms: torch.Tensor | None = None,
     atom_types: torch.Tensor | None = None,
+    score: Callable | None = None,
 ) -> dict[str, torch.Tensor]:
     """Decode a batch of latents; optional ground-truth counts/types replace the predicted ones (upstream's
-    force_*)."""
+    force_*). `score`: the decoder call to use (`score_function`'s; default: by `cfg.compile`).
+
+    The cells and counts stay fixed while the atoms move, so what depends on them alone (each atom's
+    cell and its inverse, the radius graph's `cell_plan`) is built once per batch, not once per step.
+    """
     stats = model.decode_stats(z, num_atoms)
     num_atoms = num_atoms if num_atoms is not None else stats.num_atoms_logits.argmax(-1).clamp_min(1)
     lengths, angles = stats.lengths, stats.angles
@@ -65,6 +84,9 @@ def langevin_decode(
         else apportion_types(stats.composition_logits.softmax(-1), num_atoms, generator)
     )
     lattice = lattice_matrix(lengths, angles)
+    plan = cell_plan(lattice, num_atoms, model.cfg.cutoff)
+    atom_inverse = torch.linalg.inv(plan.atom_lattice)
+    score_fn = score or score_function(model.decoder, cfg.compile, z.device)
     n = int(num_atoms.sum())
     frac = torch.rand((n, 3), generator=generator).to(z.device)
     sigma_last = model.sigmas[-1]
@@ -74,9 +96,9 @@ def langevin_decode(
         step = cfg.step_lr * (sigma / sigma_last) ** 2
         for _ in range(cfg.n_step_each):
             noise = torch.randn((n, 3), generator=generator).to(z.device) * torch.sqrt(2 * step)
-            score, type_logits = model.decoder(z, frac, types, num_atoms, lengths, angles)
-            cart = frac_to_cart(frac, lattice, num_atoms) + step * score / sigma + noise
-            frac = cart_to_frac(cart, lattice, num_atoms)
+            pred, type_logits = score_fn(z, frac, types, num_atoms, lengths, angles, plan=plan)
+            cart = atom_frac_to_cart(frac, plan.atom_lattice) + step * pred / sigma + noise
+            frac = atom_cart_to_frac(cart, atom_inverse)
             if atom_types is None:
                 types = type_logits.argmax(-1) + 1
     return {
@@ -115,11 +137,12 @@ def reconstruct(
     generator = torch.Generator().manual_seed(seed)
     out: list[CrystalArrays] = []
     batches = crystals.batches(cfg.batch_size)
+    score = score_function(model.decoder, cfg.compile, device)
     for k, b in enumerate(batches):
         b = b.to(device)
         with torch.no_grad():
             mu, _, _ = model.encode(b)
-        out += split_crystals(langevin_decode(model, mu, cfg, generator))
+        out += split_crystals(langevin_decode(model, mu, cfg, generator, score=score))
         if on_batch is not None:
             on_batch(k + 1, len(batches))
     return out
@@ -140,10 +163,11 @@ def generate(
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     sizes = [min(cfg.batch_size, n - start) for start in range(0, n, cfg.batch_size)]
+    score = score_function(model.decoder, cfg.compile, device)
     out: list[CrystalArrays] = []
     for k, size in enumerate(sizes):
         z = torch.randn((size, model.cfg.latent_dim), generator=generator).to(device)
-        out += split_crystals(langevin_decode(model, z, cfg, generator))
+        out += split_crystals(langevin_decode(model, z, cfg, generator, score=score))
         if on_batch is not None:
             on_batch(k + 1, len(sizes))
     return out

@@ -11,9 +11,10 @@ import torch
 
 from studies.cdvae.config import DECODERS, ModelConfig
 from studies.cdvae.dataset import CrystalBatch, Scaler
-from studies.cdvae.gemnet import GemNetDT
+from studies.cdvae.gemnet import GemNetDT, pad_rows, triplet_slots
 from studies.cdvae.gemnet_basis import PolynomialEnvelope, circular_basis
 from studies.cdvae.gemnet_layers import ScaleFactor
+from studies.cdvae.graph import cell_plan
 from studies.cdvae.lattice import lattice_matrix
 from studies.cdvae.model import CDVAE, DECODER_CLASSES
 from tests.studies.cdvae.perov import TINY, crystal_set, tiny_model
@@ -48,6 +49,40 @@ def test_shapes_and_a_score_that_is_not_zero(decoded) -> None:
     assert score.shape == (n, 3) and logits.shape == (n, 100)
     assert torch.isfinite(score).all() and torch.isfinite(logits).all()
     assert score.norm(dim=-1).min() > 1e-3  # direct forces start He-initialised, not at zero
+
+
+def test_padding_layout_is_to_dense_batchs() -> None:
+    """The triplet layout is computed once per graph in place of to_dense_batch; it must place every row
+    where to_dense_batch does, empty edges included."""
+    from torch_geometric.utils import to_dense_batch
+
+    groups = torch.tensor([0, 0, 2, 2, 2, 3, 5])
+    x = torch.randn(len(groups), 3)
+    slot, width = triplet_slots(groups, 7)
+    assert width == 3
+    assert torch.equal(pad_rows(x, slot, 7, width), to_dense_batch(x, groups, batch_size=7)[0])
+
+
+def test_the_compiled_score_traces_into_one_graph_and_matches_eager(decoded) -> None:
+    """Compiled on a GPU (`LangevinConfig.compile`), the message passing must trace without a graph break
+    (fullgraph) and keep eager's numbers; Dynamo's own `eager` backend checks both here without a
+    compiler, over two batches whose edge and triplet counts differ (no recompiling for new sizes)."""
+    decoder, b, frac, lattice, z = decoded
+    lengths, angles = b.lengths, b.angles
+    score = decoder.compiled(backend="eager", fullgraph=True)
+    plan = cell_plan(lattice_matrix(lengths, angles), b.num_atoms, decoder.cutoff)
+    sizes = set()
+    with torch.no_grad():
+        for spread in (0.0, 0.3):
+            moved = (frac + spread * torch.rand(frac.shape, generator=torch.Generator().manual_seed(2))) % 1.0
+            args = (z, moved, b.atom_types, b.num_atoms, lengths, angles)
+            want = decoder(*args)
+            with torch.compiler.set_stance("fail_on_recompile" if sizes else "default"):
+                assert all(torch.equal(g, w) for g, w in zip(score(*args), want))
+            assert all(torch.equal(g, w) for g, w in zip(decoder(*args, plan=plan), want))
+            geo = decoder.geometry(moved, b.num_atoms, lattice_matrix(lengths, angles))
+            sizes.add((len(geo.swap), len(geo.trip.idx_kj)))
+    assert len(sizes) == 2  # the second call really had other sizes
 
 
 def test_score_rotates_with_the_cell_and_type_logits_do_not(decoded) -> None:

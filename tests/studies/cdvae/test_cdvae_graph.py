@@ -14,6 +14,7 @@ from pymatgen.core import Structure
 from studies.cdvae.graph import (
     PeriodicGraph,
     bond_angle_cosines,
+    cell_plan,
     radius_graph_pbc,
     reverse_edges,
     triplet_angles,
@@ -115,6 +116,22 @@ def test_atoms_outside_their_cell_give_the_same_neighbours(crystals: list[Struct
         return sorted(zip(*g.edge_index.tolist(), np.round(g.vectors.numpy(), 8).tolist()))
 
     assert key(home) == key(away)
+
+
+def test_a_cell_plan_gives_the_same_graph_bit_for_bit(crystals: list[Structure]) -> None:
+    """Langevin decoding builds the plan once per batch; the graph must not change by a bit, atoms outside
+    their cell included."""
+    cart, lattice, num_atoms = _batch(crystals)
+    jumps = torch.randint(-1, 2, cart.shape, generator=torch.Generator().manual_seed(1)).double()
+    cart = cart + (jumps.unsqueeze(1) @ lattice.repeat_interleave(num_atoms, 0)).squeeze(1)
+    plan = cell_plan(lattice, num_atoms, CUTOFF)
+    for max_neighbors in (8, 1000):
+        want = radius_graph_pbc(cart, lattice, num_atoms, CUTOFF, max_neighbors)
+        got = radius_graph_pbc(cart, lattice, num_atoms, CUTOFF, max_neighbors, plan)
+        for field in ("edge_index", "cell_offsets", "vectors", "distances"):
+            assert torch.equal(getattr(got, field), getattr(want, field)), field
+    with pytest.raises(ValueError, match="cutoff"):
+        radius_graph_pbc(cart, lattice, num_atoms, CUTOFF + 1, 8, plan)
 
 
 def test_vectors_are_differentiable(crystals: list[Structure]) -> None:

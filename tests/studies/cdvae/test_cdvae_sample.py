@@ -7,7 +7,7 @@ import torch
 
 from studies.cdvae.config import LangevinConfig
 from studies.cdvae.lattice import frac_to_cart, lattice_matrix, min_image_vectors
-from studies.cdvae.sample import apportion_types, langevin_decode, reconstruct
+from studies.cdvae.sample import apportion_types, langevin_decode, reconstruct, score_function
 from tests.studies.cdvae.perov import crystal_set, tiny_model
 
 
@@ -43,7 +43,7 @@ class OracleDecoder(torch.nn.Module):
         self.lattice = lattice_matrix(lengths, angles)
         self.num_atoms, self.sigma = num_atoms, sigma_of_call
 
-    def forward(self, z, frac, types, num_atoms, lengths, angles):
+    def forward(self, z, frac, types, num_atoms, lengths, angles, plan=None):
         noisy = frac_to_cart(frac, self.lattice, num_atoms)
         clean = frac_to_cart(self.target, self.lattice, num_atoms)
         logits = torch.nn.functional.one_hot(self.types - 1, 100).float() * 10
@@ -120,3 +120,14 @@ def test_generate_is_seeded_batched_and_refuses_nothing_to_do() -> None:
     assert batches == [(1, 2), (2, 2)]
     with pytest.raises(ValueError, match="at least one"):
         generate(model, 0, cfg, seed=1)
+
+
+def test_compiling_is_on_cuda_only_unless_asked_and_a_bad_setting_is_refused() -> None:
+    import pytest
+
+    decoder = torch.nn.Linear(2, 2)
+    assert score_function(decoder, "auto", torch.device("cpu")) is decoder
+    assert score_function(decoder, "off", torch.device("cuda")) is decoder
+    assert score_function(decoder, "on", torch.device("cpu")) is not decoder
+    with pytest.raises(ValueError, match="auto, on, off"):
+        LangevinConfig(compile="yes")
