@@ -36,7 +36,10 @@ app = typer.Typer(
 Profile = Annotated[
     str,
     typer.Option(
-        "--profile", "-p", help="Named profile in params.yaml: ci (seconds), cpu (minutes), paper (GPU)."
+        "--profile",
+        "-p",
+        help="Named profile in params.yaml: ci (seconds), cpu (minutes), paper (GPU), gpu (CDVAE only, "
+        "~10 min of one GPU).",
     ),
 ]
 
