@@ -11,18 +11,20 @@ generation (Table 2) decodes z drawn from the prior N(0, I).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch_geometric.utils import scatter
 
 from studies.cdvae.config import LangevinConfig
-from studies.cdvae.crystal import CrystalArrays
-from studies.cdvae.dataset import CrystalSet
 from studies.cdvae.graph import cell_plan
 from studies.cdvae.lattice import atom_cart_to_frac, atom_frac_to_cart, lattice_matrix
 from studies.cdvae.model import CDVAE
+
+if TYPE_CHECKING:  # pymatgen and polars behind them: decoding itself needs neither (benchmarks/gpu_check.py)
+    from studies.cdvae.crystal import CrystalArrays
+    from studies.cdvae.dataset import CrystalSet
 
 
 def apportion_types(
@@ -112,6 +114,8 @@ def langevin_decode(
 
 def split_crystals(decoded: dict[str, torch.Tensor]) -> list[CrystalArrays]:
     """A decoded batch as one CrystalArrays per crystal (numpy, CPU)."""
+    from studies.cdvae.crystal import CrystalArrays
+
     counts = decoded["num_atoms"].cpu().tolist()
     frac = decoded["frac_coords"].cpu().double().numpy()
     types = decoded["atom_types"].cpu().numpy()

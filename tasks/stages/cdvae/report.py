@@ -250,8 +250,45 @@ def write_report(ctx: StageContext) -> None:
     )
     doc.heading("Training curves")
     doc.figures([f for f in figures if f.name.startswith("loss-")], ctx.outputs["report"].parent)
+    _gpu_check(doc, ctx)
     doc.write(ctx.outputs["report"])
     mlflow.log_artifact(str(ctx.outputs["report"]), "report")
+
+
+GPU_CHECK = "cdvae_gpu_check.json"  # benchmarks/gpu_check.py's results, copied into the `gpu_check` input
+
+
+def _gpu_check(doc: report.Document, ctx: StageContext) -> None:
+    """The GPU path's measured numbers (benchmarks/gpu_check.py), labelled with the GPU, or that there are
+    none yet."""
+    doc.heading("On a GPU")
+    path = ctx.inputs["gpu_check"] / GPU_CHECK
+    if not path.exists():
+        doc.para(
+            "The `gpu` profile and `benchmarks/gpu_check.py` have not been run on a GPU yet: its sizes "
+            "(params.yaml) are estimates."
+        )
+        return
+    check = json.loads(path.read_text())
+    rows = [
+        {"batch": r["batch"], "mode": r["mode"], "ms per Langevin step": f"{1e3 * r['s_per_step']:.1f}"}
+        for r in check["langevin"]
+        if "s_per_step" in r
+    ]
+    doc.para(
+        f"Measured on **{check['device']}** (torch {check['torch']}, {check['parameters_m']:.2f} M "
+        f"parameters, "
+        f"{check['decoder']}, {check['atoms_per_crystal']}-atom crystals, random weights; compiled: "
+        f"torch.compile with {check['compile_backend']}):"
+    )
+    doc.table(rows)
+    doc.table(
+        [
+            {"training batch": r["batch"], "crystals/s": f"{r['crystals_per_s']:.0f}"}
+            for r in check["training"]
+            if "crystals_per_s" in r
+        ]
+    )
 
 
 def _composition_scale(ctx: StageContext) -> str:

@@ -1,0 +1,44 @@
+"""benchmarks/gpu_check.py, the device machine's CDVAE check, in its CPU smoke mode: it must run without
+pymatgen, polars and smact (the device image has none of them) and write every number the report reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_smoke_run_writes_the_results_without_the_data_packages(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "gpu_check.py"),
+            "--smoke",
+            "--stand-ins",
+            "--out",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "cdvae_gpu_check.json").read_text())
+    assert (
+        result["device"] == "cpu"
+        and result["smoke"]
+        and result["stand_ins"] == ["polars", "pymatgen", "smact"]
+    )
+    assert {(row["batch"], row["mode"]) for row in result["langevin"]} == {(2, "eager"), (2, "compiled")}
+    assert all(row["s_per_step"] > 0 for row in result["langevin"] + result["training"])
+    assert result["generation"]["n"] == 2 and "train_s_per_epoch" in result["gpu_profile_estimate"]
+    with np.load(tmp_path / "samples.npz") as samples:
+        assert samples["frac_coords"].shape == (2 * result["atoms_per_crystal"], 3)
