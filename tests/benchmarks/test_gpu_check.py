@@ -22,13 +22,15 @@ def test_smoke_run_writes_the_results_without_the_data_packages(tmp_path: Path) 
             str(REPO / "benchmarks" / "gpu_check.py"),
             "--smoke",
             "--stand-ins",
+            "--budget-s",
+            "3600",
             "--out",
             str(tmp_path),
         ],
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads((tmp_path / "cdvae_gpu_check.json").read_text())
