@@ -104,7 +104,7 @@ def carbon_csv(path: Path, cells: list[tuple[str, tuple[int, int, int]]], rng: n
     ).write_csv(path)
 
 
-def ingested(data: Path) -> Path:
+def ingest(data: Path) -> None:
     """data/cdvae/carbon_24/{val,test}.parquet as ingest writes them (40 and 8 crystals), from CDVAE-format
     CSVs built here."""
     folder = data / CARBON.name
@@ -115,7 +115,6 @@ def ingested(data: Path) -> Path:
         carbon_csv(folder / f"{split}.csv", cells, rng)
         csv = read_cdvae_csv(folder / f"{split}.csv", CARBON.columns)
         parse_structures(csv, split).write_parquet(folder / f"{split}.parquet")
-    return data
 
 
 def stage_files(root: Path, step: str) -> tuple[dict[str, Path], dict[str, Path]]:
@@ -131,7 +130,7 @@ def stage_files(root: Path, step: str) -> tuple[dict[str, Path], dict[str, Path]
 
 
 def test_carbon_24_by_params_alone_on_the_ci_profile(stages: Stages) -> None:
-    ingested(stages.root / "data" / "cdvae")
+    ingest(stages.root / "data" / "cdvae")
     stages.version_data()
     params = stages.params("cdvae")
     params["prepare"]["dataset"] = "carbon_24"
@@ -153,21 +152,15 @@ def test_carbon_24_by_params_alone_on_the_ci_profile(stages: Stages) -> None:
 
     generation = json.loads((results / "generation_metrics.json").read_text())
     assert generation["dataset"] == "carbon_24" and generation["coverage_cutoffs"] == [0.2, 4.0]
-    assert (
-        json.loads((results / "property-model" / "summary.json").read_text())["property"] == "energy_per_atom"
-    )
+    property_model = json.loads((results / "property-model" / "summary.json").read_text())
+    assert property_model["property"] == "energy_per_atom"
 
     report = (stages.root / "reports" / "cdvae.md").read_text()
     assert "## Reconstruction — Carbon-24" in report and "## Generation — Carbon-24" in report
     match, rmse = PAPER_TABLE1["carbon_24"]
-    assert (
-        f"| paper, Table 1, Carbon-24 (full test set, 4000-epoch training) | {match:.2f} | {rmse:.4f} |"
-        in (report)
-    )
+    table1 = f"| paper, Table 1, Carbon-24 (full test set, 4000-epoch training) | {match:.2f} | {rmse:.4f} |"
     paper2 = PAPER_TABLE2["carbon_24"]
-    assert (
-        f"| paper, Table 2, Carbon-24 | {paper2['struct_valid']:.2f} | – | {paper2['cov_recall']:.2f} |"
-        in (report)
-    )
+    table2 = f"| paper, Table 2, Carbon-24 | {paper2['struct_valid']:.2f} | – | {paper2['cov_recall']:.2f} |"
+    assert table1 in report and table2 in report
     assert "CDVAE, this run" in report and "4000 (256) for Carbon-24" in report
     assert "Perov-5" not in report and "97.52" not in report
