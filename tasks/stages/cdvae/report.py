@@ -1,5 +1,5 @@
-"""cdvae-report: reports/cdvae.md — reconstruction beside the paper's Table 1, with the budget that produced
-it."""
+"""cdvae-report: reports/cdvae.md — reconstruction and generation beside the paper's Tables 1 and 2 for the
+dataset the run prepared, with the budget that produced them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import json
 
 import mlflow
 
+from tasks.data.crystal_sets import CrystalSet, crystal_set
 from tasks.orchestration.stage_runner import StageContext
 from tasks.stages import report
+from tasks.stages.cdvae.dataset_settings import fill, optim_defaults
 from tasks.stages.cdvae.prepare import describe
 
 # Xie et al. (ICLR 2022), Table 1: reconstruction match rate (%) and RMSE. Printed beside ours, labelled as
@@ -81,7 +83,8 @@ def write_report(ctx: StageContext) -> None:
     figures = report.copy_figures(
         ctx.outputs["figures"], ctx.inputs["figures"], ctx.inputs["generation_figures"]
     )
-    dataset = splits["dataset"]
+    dataset = crystal_set(splits["dataset"])
+    optim = fill(p["train"]["optim"], optim_defaults(dataset.name))
     doc = report.Document(f"CDVAE — Crystal Diffusion Variational Autoencoder (profile `{ctx.profile}`)")
     doc.para(
         "Xie et al., ICLR 2022. A DimeNet++ encoder maps a crystal to z; heads on z predict the number of "
@@ -96,8 +99,8 @@ def write_report(ctx: StageContext) -> None:
         report.provenance(ctx.project, ctx.profile)
         + " Reproduce: `dvc repro cdvae-report` or `studies run cdvae`."
     )
-    doc.heading("Reconstruction")
-    paper = PAPER_TABLE1.get(dataset)
+    doc.heading(f"Reconstruction — {dataset.title}")
+    paper = PAPER_TABLE1.get(dataset.name)
     rmse = metrics["rmse"]
     doc.table(
         [
@@ -109,7 +112,8 @@ def write_report(ctx: StageContext) -> None:
             *(
                 [
                     {
-                        "": "paper, Table 1 (full test set, 3000-epoch training)",
+                        "": f"paper, Table 1, {dataset.title} (full test set, "
+                        f"{dataset.schedule.epochs}-epoch training)",
                         "match rate %": f"{paper[0]:.2f}",
                         "RMSE": f"{paper[1]:.4f}",
                     }
@@ -119,7 +123,7 @@ def write_report(ctx: StageContext) -> None:
             ),
         ]
     )
-    if ctx.profile == "cpu" and dataset == "perov_5":
+    if ctx.profile == "cpu" and dataset.name == "perov_5":
         met = metrics["match_rate"] >= CPU_TARGET_MATCH
         doc.para(
             f"**Target for this profile (match rate ≥ {100 * CPU_TARGET_MATCH:.0f} % within 30 minutes of "
@@ -148,8 +152,9 @@ def write_report(ctx: StageContext) -> None:
     )
     if not splits["official_splits"]:
         doc.para(
-            f"**Split choice, stated:** the official `train.csv` of {dataset} is not used here (the offline "
-            "mirror has only val/test); train and validation crystals are disjoint fractions of a seeded "
+            f"**Split choice, stated:** the official `train.csv` of {dataset.title} is not used here (the "
+            "profile's `cdvae.prepare.splits`: the offline mirror has no `train.csv`); train and validation "
+            "crystals are disjoint fractions of a seeded "
             f"permutation (seed {splits['shuffle_seed']}) of the files named above, and the test crystals "
             "are never trained on."
         )
@@ -157,14 +162,12 @@ def write_report(ctx: StageContext) -> None:
         [
             {
                 "setting": "epochs (batch)",
-                "this run": f"{train['epochs']} ({p['train']['optim'].get('batch_size', 512)})",
-                "paper": "3000 (512) for Perov-5",
+                "this run": f"{train['epochs']} ({optim['batch_size']})",
+                "paper": f"{dataset.schedule.epochs} ({dataset.schedule.batch_size}) for {dataset.title}",
             },
             {
                 "setting": "training wall time",
-                "this run": (
-                    f"{train['train_seconds'] / 60:.1f} min on {p['train']['optim'].get('device', 'cpu')}"
-                ),
+                "this run": (f"{train['train_seconds'] / 60:.1f} min on {optim.get('device', 'cpu')}"),
                 "paper": "GPU",
             },
             {
@@ -264,13 +267,13 @@ def _fmt(key: str, value: float | None) -> str:
     return f"{100 * value:.2f}" if key in PERCENT else f"{value:.4f}"
 
 
-def _generation(doc: report.Document, ctx: StageContext, dataset: str, figures: list) -> None:
+def _generation(doc: report.Document, ctx: StageContext, dataset: CrystalSet, figures: list) -> None:
     """Table 2: CDVAE's samples and the random baseline beside the paper's row, with the targets for this
     profile."""
     gen = json.loads(ctx.inputs["generation_metrics"].read_text())
     timing = json.loads((ctx.inputs["generate"] / "timing.json").read_text())
     prop_model = json.loads((ctx.inputs["property_model"] / "summary.json").read_text())
-    doc.heading("Generation")
+    doc.heading(f"Generation — {dataset.title}")
     doc.para(
         "z ~ N(0, I) → atom count, lattice and composition from the heads → annealed Langevin dynamics, "
         f"{gen['cdvae']['n_generated']} crystals in {timing['seconds']:.0f} s on {timing['device']} "
@@ -297,11 +300,11 @@ def _generation(doc: report.Document, ctx: StageContext, dataset: str, figures: 
             **{c: _fmt(k, gen["random_baseline"].get(k)) for k, c in columns.items()},
         },
     ]
-    paper = PAPER_TABLE2.get(dataset)
+    paper = PAPER_TABLE2.get(dataset.name)
     if paper:
         rows.append(
             {
-                "": "paper, Table 2",
+                "": f"paper, Table 2, {dataset.title}",
                 **{
                     c: "–" if paper[k] is None else (f"{paper[k]:.2f}" if k in PERCENT else f"{paper[k]:.4f}")
                     for k, c in columns.items()
@@ -309,7 +312,7 @@ def _generation(doc: report.Document, ctx: StageContext, dataset: str, figures: 
             }
         )
     doc.table(rows)
-    if ctx.profile == "cpu" and dataset == "perov_5":
+    if ctx.profile == "cpu" and dataset.name == "perov_5":
         off_scale = gen.get("composition_scale") != "upstream"
         verdicts = [
             f"{columns[k]} ≥ {v:.0f} %: "
