@@ -50,9 +50,13 @@ PAPER_TABLE2 = {
         "wdist_num_elems": 1.432,
     },
 }
-# issue targets for the cpu profile on Perov-5 (validity and recall, in %)
-CPU_TARGETS_GENERATION = {"struct_valid": 95.0, "comp_valid": 85.0, "cov_recall": 80.0}
+# issue targets for the cpu profile on Perov-5 (validity and coverage, in %, on the paper's scale)
+CPU_TARGETS_GENERATION = {"struct_valid": 95.0, "comp_valid": 85.0, "cov_recall": 80.0, "cov_precision": 80.0}
 PERCENT = ("struct_valid", "comp_valid", "cov_recall", "cov_precision")
+# The paper's decoder (GemNet-dT, 4.45 M parameters) training at batch 256 on this 2-core machine
+# (`benchmarks/cdvae_throughput.py`, benchmarks/README.md "Parity with the paper's decoder"), for the cpu
+# profile's choice of decoder.
+PAPER_DECODER_CRYSTALS_PER_S = 40.6
 
 
 _DECODER_DEVIATIONS = {
@@ -240,9 +244,18 @@ def write_report(ctx: StageContext) -> None:
         "no meaningful local environment and CrystalNN's neighbour search on it did not finish in 300 s "
         "(`studies/cdvae/fingerprints.py`)."
     )
+    decoder = model_cfg.get("decoder", "gemnet_t_style")  # older model.json: the T-style one
+    if decoder != "gemnet_dt" and ctx.profile == "cpu":
+        doc.para(
+            f"**Why not the paper's decoder here:** GemNet-dT at the published size trains at "
+            f"{PAPER_DECODER_CRYSTALS_PER_S} crystals/s on 2 cores (batch 256, `benchmarks/README.md`), so "
+            f"this run's {train['epochs']} epochs of {splits['sizes']['train']:,} crystals would take "
+            f"{train['epochs'] * splits['sizes']['train'] / PAPER_DECODER_CRYSTALS_PER_S / 3600:.1f} h of "
+            "training against a 30-minute budget; the lighter decoder at the widths above fits it. The "
+            "`paper` profile uses GemNet-dT."
+        )
     doc.para(
-        _DECODER_DEVIATIONS[model_cfg.get("decoder", "gemnet_t_style")]  # older model.json: the T-style one
-        + " Integer atom counts come from the predicted composition by "
+        _DECODER_DEVIATIONS[decoder] + " Integer atom counts come from the predicted composition by "
         "largest-remainder apportionment instead of upstream's random patching. "
         + (
             "On this CPU the networks, the number of epochs, the Langevin steps and the number of test "
