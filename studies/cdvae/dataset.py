@@ -107,8 +107,8 @@ def prepare_table(
         if len(s) > max_atoms:
             raise PreparedDataError(
                 f"{source}: material {material_id} has {len(s)} atoms, more than max_atoms={max_atoms}. "
-                "Fix: raise cdvae.train.model.max_atoms for this dataset "
-                "(CDVAE uses 20 for Perov-5/MP-20, 24 for Carbon-24)."
+                "Fix: raise cdvae.prepare.max_atoms (null: the dataset's declared maximum), "
+                "or choose the dataset this file belongs to (cdvae.prepare.dataset)."
             )
         if max(s.atomic_numbers) > MAX_ATOMIC_NUM:
             raise PreparedDataError(

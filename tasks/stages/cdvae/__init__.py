@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from ruamel.yaml.comments import CommentedMap
+
 from tasks.platform.params import filled
 
 # Step name -> "module:function" (tasks/orchestration/stage_runner.py imports only the one that runs).
@@ -18,10 +20,21 @@ STEPS = {
 
 
 def resolved_params(params: dict[str, Any]) -> dict[str, Any]:
-    """The profile's `cdvae` block as it runs (`studies params`): each config block as the record built
-    from it (defaults: the paper's configuration)."""
+    """The profile's `cdvae` block as it runs (`studies params`): what it leaves to the dataset filled from
+    the dataset's declaration (`# <dataset>'s`), each config block as the record built from it (defaults: the
+    paper's configuration)."""
     from studies.cdvae.config import LangevinConfig, ModelConfig, TrainConfig  # torch: only when asked
+    from tasks.stages.cdvae import dataset_settings as ds
 
+    dataset = params["prepare"]["dataset"]
+    max_atoms = ds.fill(params["prepare"], ds.prepare_defaults(dataset))["max_atoms"]
+    # What the steps fill from the dataset (prepare.py, train.py, evaluate_generation.py).
+    supplied = {
+        ("prepare", None): ds.prepare_defaults(dataset),
+        ("train", "model"): ds.model_defaults(max_atoms),
+        ("train", "optim"): ds.optim_defaults(dataset),
+        ("evaluate-generation", None): ds.generation_defaults(dataset),
+    }
     # The params blocks each step turns into a config record (train.py, train_property_model.py,
     # reconstruct.py and generate.py call `<record>.from_dict(p[block])`).
     records = {
@@ -32,7 +45,22 @@ def resolved_params(params: dict[str, Any]) -> dict[str, Any]:
         ("reconstruct", "langevin"): LangevinConfig,
         ("generate", "langevin"): LangevinConfig,
     }
+
+    def shown(step: str, block: str | None) -> CommentedMap:
+        given = params[step] if block is None else params[step][block]
+        defaults = supplied.get((step, block), {})
+        value = ds.fill(given, defaults)
+        record = records.get((step, block))
+        out = filled(value, record.from_dict(value)) if record else CommentedMap(value)
+        for key in defaults:
+            if given.get(key) is None:
+                out.yaml_add_eol_comment(f"{dataset}'s", key, column=0)
+        return out
+
     out = {step: dict(block) for step, block in params.items()}
-    for (step, block), record in records.items():
-        out[step][block] = filled(params[step][block], record.from_dict(params[step][block]))
+    for step, block in dict.fromkeys([*records, *supplied]):
+        if block is None:
+            out[step] = shown(step, None)
+        else:
+            out[step][block] = shown(step, block)
     return out

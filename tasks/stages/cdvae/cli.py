@@ -136,7 +136,8 @@ def evaluate_cifs(
     folder = confine(folder, project.root, "FOLDER")
     out = confine(out, project.root, "--out") if out else None
     # Every refusal comes before the metrics' heavy imports (matminer, torch: ~15 s).
-    from studies.cdvae.metric_settings import COMPOSITION_SCALES, coverage_cutoffs
+    from studies.cdvae.metric_settings import COMPOSITION_SCALES
+    from tasks.data.crystal_sets import crystal_set
     from tasks.platform import params
 
     params.study_params(
@@ -161,8 +162,7 @@ def evaluate_cifs(
             f"no ingested test split for '{reference}' ({test}).",
             fix=f"`studies ingest --dataset {reference}`.",
         )
-    with refused_input():
-        cutoffs = coverage_cutoffs(reference)
+    cutoffs = crystal_set(reference).coverage_cutoffs
     import json
 
     import polars as pl

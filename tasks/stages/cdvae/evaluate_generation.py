@@ -25,12 +25,13 @@ from studies.cdvae.generation_metrics import (
     generation_metrics,
     property_sample,
 )
-from studies.cdvae.metric_settings import CompositionScale, coverage_cutoffs
+from studies.cdvae.metric_settings import CompositionScale
 from studies.cdvae.property_model import PropertyModel, crystal_set
 from studies.cdvae.render import render_grid
 from studies.common import plots
 from tasks.orchestration.stage_runner import StageContext
 from tasks.stages.cdvae import modelio
+from tasks.stages.cdvae.dataset_settings import fill, generation_defaults
 from tasks.stages.cdvae.generate import SAMPLES
 from tasks.stages.cdvae.reconstruct import from_table
 
@@ -90,10 +91,10 @@ def score(
 
 
 def evaluate_generation(ctx: StageContext) -> None:
-    p = ctx.params["evaluate-generation"]
     prepared = ctx.inputs["prepared"]
     dataset = json.loads((prepared / "splits.json").read_text())["dataset"]
-    cutoffs = tuple(p["coverage_cutoffs"]) if p.get("coverage_cutoffs") else coverage_cutoffs(dataset)
+    p = fill(ctx.params["evaluate-generation"], generation_defaults(dataset))
+    cutoffs = tuple(p["coverage_cutoffs"])
     samples = from_table(pl.read_parquet(ctx.inputs["generate"] / SAMPLES))
     training = from_table(pl.read_parquet(prepared / "train.parquet"))
     model = modelio.load_property_model(ctx.inputs["property_model"])

@@ -17,9 +17,9 @@ import numpy as np
 import polars as pl
 
 from studies.cdvae.dataset import Scaler, prepare_table, scaled_lattice
-from tasks.data.crystal_sets import CRYSTAL_SETS as DATASETS
 from tasks.orchestration.stage_runner import StageContext
 from tasks.platform.errors import StudiesError
+from tasks.stages.cdvae.dataset_settings import fill, prepare_defaults
 
 SPLITS = ("train", "val", "test")
 
@@ -69,13 +69,8 @@ def check_disjoint(splits: dict[str, dict[str, Any]]) -> None:
 
 
 def prepare(ctx: StageContext) -> None:
-    p = ctx.params["prepare"]
-    dataset, out = p["dataset"], ctx.outputs["prepared"]
-    if dataset not in DATASETS:
-        raise SplitError(
-            f"unknown dataset '{dataset}'. Fix: cdvae.prepare.dataset is one of {', '.join(DATASETS)}."
-        )
-    prop = p.get("property") or DATASETS[dataset].property
+    p = fill(ctx.params["prepare"], prepare_defaults(ctx.params["prepare"]["dataset"]))
+    dataset, prop, out = p["dataset"], p["property"], ctx.outputs["prepared"]
     check_disjoint(p["splits"])
     out.mkdir(parents=True, exist_ok=True)
     sizes = {}
@@ -104,6 +99,7 @@ def prepare(ctx: StageContext) -> None:
     record = {
         "dataset": dataset,
         "property": prop,
+        "max_atoms": p["max_atoms"],
         "splits": p["splits"],
         "sizes": sizes,
         "shuffle_seed": p["shuffle_seed"],

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import polars as pl
@@ -26,7 +28,9 @@ from studies.common.devices import resolve_device
 from studies.common.seeding import seed_everything
 from tasks.orchestration import resume
 from tasks.orchestration.stage_runner import StageContext
+from tasks.platform.errors import StudiesError
 from tasks.stages.cdvae import modelio
+from tasks.stages.cdvae.dataset_settings import fill, model_defaults, optim_defaults
 
 STUDY_CODE = Path(__file__).resolve().parents[3] / "studies" / "cdvae"
 
@@ -45,7 +49,7 @@ def fingerprint(model_cfg: ModelConfig, train_cfg: TrainConfig, seed: int, prepa
 def train(ctx: StageContext) -> None:
     p = ctx.params["train"]
     prepared, out = ctx.inputs["prepared"], ctx.outputs["train"]
-    model_cfg, train_cfg = ModelConfig.from_dict(p["model"]), TrainConfig.from_dict(p["optim"])
+    model_cfg, train_cfg = configs(p, prepared)
     device = setup_device(train_cfg)
     train_set, val_set = modelio.crystal_set(prepared, "train"), modelio.crystal_set(prepared, "val")
     lattice_scaler, prop_scaler = modelio.scalers(prepared)
@@ -74,6 +78,26 @@ def train(ctx: StageContext) -> None:
     # checkout
     log_model(model, "cdvae")
     shutil.rmtree(resume.state_dir(ctx))
+
+
+def configs(p: Mapping[str, Any], prepared: Path) -> tuple[ModelConfig, TrainConfig]:
+    """The model and its training for the prepared dataset: what the profile leaves open is the dataset's
+    (the atom-count head sized by the `max_atoms` the crystals were prepared with; upstream's schedule)."""
+    splits = json.loads((prepared / "splits.json").read_text())
+    model_cfg = ModelConfig.from_dict(fill(p["model"], model_defaults(splits["max_atoms"])))
+    largest = max(
+        pl.read_parquet(prepared / f"{s}.parquet", columns=["num_atoms"])["num_atoms"].max() or 0
+        for s in splits["sizes"]
+    )
+    if model_cfg.max_atoms < largest:
+        raise StudiesError(
+            f"cdvae.train.model.max_atoms = {model_cfg.max_atoms} is smaller than the prepared "
+            f"{splits['dataset']} crystals need: {largest} atoms (prepared with max_atoms "
+            f"{splits['max_atoms']}).",
+            fix=f"raise cdvae.train.model.max_atoms to at least {largest}, or remove it so that the head is "
+            f"sized from the prepared data ({splits['max_atoms']}).",
+        )
+    return model_cfg, TrainConfig.from_dict(fill(p["optim"], optim_defaults(splits["dataset"])))
 
 
 def setup_device(cfg: TrainConfig) -> torch.device:

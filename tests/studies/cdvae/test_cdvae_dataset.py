@@ -83,7 +83,9 @@ def test_scaled_lattice_divides_lengths_by_cube_root_of_atom_count() -> None:
 
 
 def test_bad_input_is_refused_with_the_fix() -> None:
-    with pytest.raises(PreparedDataError, match="max_atoms"):
+    with pytest.raises(
+        PreparedDataError, match=r"more than max_atoms=4\. Fix: raise cdvae\.prepare\.max_atoms"
+    ):
         prepare_table(parsed(2), "heat_ref", 4, "test.csv")
     with pytest.raises(PreparedDataError, match="no property column 'band_gap'.*heat_ref"):
         prepare_table(parsed(2), "band_gap", 20, "test.csv")

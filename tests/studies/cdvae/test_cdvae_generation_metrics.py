@@ -20,8 +20,11 @@ from studies.cdvae.generation_metrics import (
     generation_metrics,
     property_sample,
 )
-from studies.cdvae.metric_settings import UPSTREAM_MAGPIE_SCALE, coverage_cutoffs
+from studies.cdvae.metric_settings import UPSTREAM_MAGPIE_SCALE
+from tasks.data.crystal_sets import CRYSTAL_SETS
 from tests.studies.cdvae.perov import structures
+
+PEROV_5_CUTOFFS = CRYSTAL_SETS["perov_5"].coverage_cutoffs
 
 
 @cache
@@ -72,23 +75,23 @@ def test_validity_of_hand_built_crystals() -> None:
 
 def test_coverage_of_a_set_against_itself_is_complete() -> None:
     ref = list(perovskites())
-    cov = coverage(ref, ref, *coverage_cutoffs("perov_5"))
+    cov = coverage(ref, ref, *PEROV_5_CUTOFFS)
     assert cov["cov_recall"] == 1.0 and cov["cov_precision"] == 1.0
     assert cov["amsd_recall"] == 0.0 and cov["amcd_precision"] == 0.0
 
 
 def test_coverage_against_a_disjoint_set_is_zero() -> None:
     metals = [assess(_metal(e, a)) for e, a in (("Li", 3.51), ("Na", 4.29), ("K", 5.33), ("W", 3.16))]
-    cov = coverage(metals, list(perovskites()), *coverage_cutoffs("perov_5"))
+    cov = coverage(metals, list(perovskites()), *PEROV_5_CUTOFFS)
     assert cov["cov_recall"] == 0.0 and cov["cov_precision"] == 0.0
-    assert cov["amcd_precision"] > coverage_cutoffs("perov_5")[1]
+    assert cov["amcd_precision"] > PEROV_5_CUTOFFS[1]
 
 
 def test_an_unfingerprintable_crystal_counts_against_precision_only() -> None:
     ref = list(perovskites())
     broken = assess(CrystalArrays(np.zeros((1, 3)), np.array([8]), np.array([-1.0, 3, 3]), np.full(3, 90.0)))
     assert np.isnan(broken.struct_fp).all()
-    cov = coverage([*ref, broken], ref, *coverage_cutoffs("perov_5"))
+    cov = coverage([*ref, broken], ref, *PEROV_5_CUTOFFS)
     assert cov["cov_recall"] == 1.0 and cov["cov_precision"] == pytest.approx(len(ref) / (len(ref) + 1))
 
 
@@ -127,11 +130,6 @@ def test_fingerprints_match_in_and_out_of_process() -> None:
     assert one.ok.all()
     s, c = fingerprint(_srtio3())
     assert np.isfinite(s).all() and np.isfinite(c).all()
-
-
-def test_unknown_dataset_needs_explicit_cutoffs() -> None:
-    with pytest.raises(ValueError, match="coverage_cutoffs"):
-        coverage_cutoffs("my_dataset")
 
 
 def test_atoms_exactly_half_an_angstrom_apart_are_valid_as_upstream() -> None:

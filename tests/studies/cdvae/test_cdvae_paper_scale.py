@@ -12,7 +12,7 @@ import pytest
 from studies.cdvae.crystal import CrystalArrays
 from studies.cdvae.data import parse_structures, read_cdvae_csv, structures_from_table
 from studies.cdvae.generation_metrics import assess_all, coverage
-from studies.cdvae.metric_settings import coverage_cutoffs
+from tasks.data.crystal_sets import CRYSTAL_SETS
 from tests.conftest import MIRROR
 from tests.studies.cdvae.test_cdvae_generation_metrics import _upstream_cov
 
@@ -30,7 +30,7 @@ def _percent(cov: dict[str, float]) -> tuple[float, float]:
 def test_validation_crystals_score_upstreams_coverage_on_the_test_set() -> None:
     generated = assess_all(_perov("val", 300), workers=0)
     reference = assess_all(_perov("test", 1000), workers=0)
-    cutoffs = coverage_cutoffs("perov_5")
+    cutoffs = CRYSTAL_SETS["perov_5"].coverage_cutoffs
     paper, own = (
         coverage(generated, reference, *cutoffs),
         coverage(generated, reference, *cutoffs, "reference"),

@@ -52,6 +52,12 @@ class Stages:
         ).write_parquet(path)
         return path
 
+    def version_data(self) -> None:
+        """A data.dvc, as `studies ingest` leaves it: a report's provenance line names the data's version."""
+        (self.root / "data.dvc").write_text(
+            "outs:\n- md5: 0123456789abcdef0123456789abcdef.dir\n  path: data\n"
+        )
+
     def run(
         self, study: str, step: str, params: dict[str, Any], inputs: dict[str, Path], outputs: dict[str, Path]
     ) -> str:
