@@ -59,8 +59,8 @@ def test_the_old_name_still_works_with_a_note(project: Path) -> None:
 def test_bad_input_is_refused_before_any_work(project: Path) -> None:
     error, _ = failure(studies(project, "cdvae", "generate", "--n", "0", "--profile", "ci"))
     assert "--n 0" in error
-    error, fix = failure(studies(project, "cdvae", "generate", "--profile", "gpu"))
-    assert "Unknown profile 'gpu'" in error and "--profile" in fix
+    error, fix = failure(studies(project, "cdvae", "generate", "--profile", "tpu"))
+    assert "Unknown profile 'tpu'" in error and "--profile" in fix
 
 
 def test_evaluate_cifs_refuses_a_folder_without_cifs_and_an_unknown_reference(
