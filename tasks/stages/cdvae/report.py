@@ -292,7 +292,8 @@ def _gpu_check(doc: report.Document, ctx: StageContext) -> None:
         if "s_per_step" in r
     ]
     doc.para(
-        f"Measured on **{check['device']}** (torch {check['torch']}, {check['parameters_m']:.2f} M "
+        f"Measured on **{check['device']}** on {check.get('date', 'an unrecorded date')} "
+        f"(torch {check['torch']}, {check['parameters_m']:.2f} M "
         f"parameters, "
         f"{check['decoder']}, {check['atoms_per_crystal']}-atom crystals, random weights; compiled: "
         f"torch.compile with {check['compile_backend']}):"
@@ -305,6 +306,15 @@ def _gpu_check(doc: report.Document, ctx: StageContext) -> None:
             if "crystals_per_s" in r
         ]
     )
+    gen, plan = check.get("generation", {}), check.get("gpu_profile_estimate", {})
+    if "seconds" in gen and "train_s_per_epoch" in plan:
+        doc.para(
+            f"{gen['n']} crystals × {gen['steps']} Langevin steps took {gen['seconds']:.1f} s (compile: "
+            f"{gen['compile']}). At these rates the `gpu` profile would train at "
+            f"{plan['train_s_per_epoch']:.2f} s per epoch and generate upstream's 10,000 crystals × 5,000 "
+            f"steps in ≈ {plan['generate_10000_s_at_measured_step'] / 60:.0f} min at batch {gen['n']} "
+            "(larger batches cost less per crystal; params.yaml sizes the profile from the batch-4,096 step)."
+        )
 
 
 def _composition_scale(ctx: StageContext) -> str:

@@ -9,6 +9,8 @@ from types import SimpleNamespace
 from tasks.stages import report
 from tasks.stages.cdvae.report import GPU_CHECK, _gpu_check
 
+COMMITTED = Path(__file__).resolve().parents[4] / "reports" / "gpu"  # a real device reading
+
 
 def _section(folder: Path) -> str:
     doc = report.Document("t")
@@ -40,3 +42,10 @@ def test_with_results_it_shows_them_labelled_with_the_gpu(tmp_path: Path) -> Non
     assert "**NVIDIA H200**" in text and "not been run" not in text
     assert "| 1024 | eager | 42.0 |" in text and "| 1024 | compiled | 12.5 |" in text and "4096" not in text
     assert "| 256 | 2560 |" in text
+
+
+def test_the_committed_device_results_render_with_date_generation_and_projection() -> None:
+    """reports/gpu holds a real H200 reading; the section must keep reading what the script writes."""
+    text = _section(COMMITTED)
+    assert "**NVIDIA H200** on 2026-11-30" in text
+    assert "1024 crystals × 500 Langevin steps took" in text and "10,000 crystals" in text
