@@ -39,7 +39,7 @@ Profile = Annotated[
         "--profile",
         "-p",
         help="Named profile in params.yaml: ci (seconds), cpu (minutes), paper (GPU), gpu (CDVAE only, "
-        "~10 min of one GPU).",
+        "~25 min of one H200).",
     ),
 ]
 

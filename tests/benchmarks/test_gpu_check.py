@@ -4,6 +4,7 @@ pymatgen, polars and smact (the device image has none of them) and write every n
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -40,7 +41,9 @@ def test_smoke_run_writes_the_results_without_the_data_packages(tmp_path: Path) 
         and result["stand_ins"] == ["polars", "pymatgen", "smact"]
     )
     assert {(row["batch"], row["mode"]) for row in result["langevin"]} == {(2, "eager"), (2, "compiled")}
-    assert all(row["s_per_step"] > 0 for row in result["langevin"] + result["training"])
-    assert result["generation"]["n"] == 2 and "train_s_per_epoch" in result["gpu_profile_estimate"]
+    # a step is a difference of two timed decodes: finite, but on a loaded CPU at this size not always > 0
+    assert all(math.isfinite(row["s_per_step"]) and "setup_s" in row for row in result["langevin"])
+    assert all(row["s_per_step"] > 0 for row in result["training"])
+    assert result["generation"]["n"] == 2 and "generate_10000_s" in result["gpu_profile_estimate"]
     with np.load(tmp_path / "samples.npz") as samples:
         assert samples["frac_coords"].shape == (2 * result["atoms_per_crystal"], 3)
