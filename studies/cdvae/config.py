@@ -118,8 +118,9 @@ class LangevinConfig:
     step_lr: float = 1e-4
     min_sigma: float = 0.0
     batch_size: int = 256
-    # torch.compile of the decoder's score call: `auto` compiles on CUDA, where a step is bound by kernel
-    # launches, and not on the CPU, where compiling costs minutes and eager results stay bit-identical
+    # torch.compile of the decoder's score call: `auto` compiles GemNet-dT's on CUDA, where small steps are
+    # bound by per-kernel overhead, and nothing on the CPU, where compiling costs minutes and eager results
+    # stay bit-identical; `on` compiles any decoder
     compile: str = "auto"
 
     def __post_init__(self) -> None:

@@ -11,20 +11,18 @@ generation (Table 2) decodes z drawn from the prior N(0, I).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch_geometric.utils import scatter
 
 from studies.cdvae.config import LangevinConfig
+from studies.cdvae.crystal import CrystalArrays
+from studies.cdvae.dataset import CrystalSet
 from studies.cdvae.graph import cell_plan
 from studies.cdvae.lattice import atom_cart_to_frac, atom_frac_to_cart, lattice_matrix
 from studies.cdvae.model import CDVAE
-
-if TYPE_CHECKING:  # pymatgen and polars behind them: decoding itself needs neither (benchmarks/gpu_check.py)
-    from studies.cdvae.crystal import CrystalArrays
-    from studies.cdvae.dataset import CrystalSet
 
 
 def apportion_types(
@@ -50,13 +48,15 @@ def apportion_types(
 
 
 def score_function(decoder: torch.nn.Module, setting: str, device: torch.device, **options: Any) -> Callable:
-    """The decoder's score call as Langevin decoding makes it: eager, or compiled (`setting` on, or auto on
-    CUDA). `options` go to torch.compile (the tests pick a backend). A decoder with its own `compiled`
-    (GemNet-dT) keeps its data-dependent graph search eager; any other is compiled whole, split by Dynamo
-    where it has to."""
-    if setting == "off" or (setting == "auto" and device.type != "cuda"):
+    """The decoder's score call as Langevin decoding makes it: eager, or compiled. `auto` compiles on CUDA
+    only, and only a decoder with its own `compiled` (GemNet-dT, which keeps its data-dependent graph search
+    eager and compiles the rest as one graph, as measured in benchmarks/README.md); `on` also compiles any
+    other decoder whole, split by Dynamo where it has to (not measured on a GPU). `options` go to
+    torch.compile (the tests pick a backend)."""
+    own = hasattr(decoder, "compiled")
+    if setting == "off" or (setting == "auto" and (device.type != "cuda" or not own)):
         return decoder
-    if hasattr(decoder, "compiled"):
+    if own:
         return decoder.compiled(**options)
     return torch.compile(decoder, dynamic=True, **options)
 
@@ -87,6 +87,8 @@ def langevin_decode(
     )
     lattice = lattice_matrix(lengths, angles)
     plan = cell_plan(lattice, num_atoms, model.cfg.cutoff)
+    # inverted per atom, not plan.atom_inverse (inverted per crystal, then indexed): the per-step position
+    # update inverted per atom before the cell plan, and batched inv over other shapes need not be bit-equal
     atom_inverse = torch.linalg.inv(plan.atom_lattice)
     score_fn = score or score_function(model.decoder, cfg.compile, z.device)
     n = int(num_atoms.sum())
@@ -114,8 +116,6 @@ def langevin_decode(
 
 def split_crystals(decoded: dict[str, torch.Tensor]) -> list[CrystalArrays]:
     """A decoded batch as one CrystalArrays per crystal (numpy, CPU)."""
-    from studies.cdvae.crystal import CrystalArrays
-
     counts = decoded["num_atoms"].cpu().tolist()
     frac = decoded["frac_coords"].cpu().double().numpy()
     types = decoded["atom_types"].cpu().numpy()

@@ -143,6 +143,7 @@ def evaluate_cifs(
     params.study_params(
         project.params_file, "cdvae", profile
     )  # an unknown profile fails here, naming the known
+    cutoffs = crystal_set(reference).coverage_cutoffs  # and an unknown --reference, naming the known
     if out is not None and out.exists():
         raise UsageError(f"{out} exists.", fix="pass a new --out path (nothing is overwritten).")
     if composition_scale not in COMPOSITION_SCALES:
@@ -162,7 +163,6 @@ def evaluate_cifs(
             f"no ingested test split for '{reference}' ({test}).",
             fix=f"`studies ingest --dataset {reference}`.",
         )
-    cutoffs = crystal_set(reference).coverage_cutoffs
     import json
 
     import polars as pl

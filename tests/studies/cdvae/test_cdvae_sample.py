@@ -3,6 +3,7 @@ answer."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from studies.cdvae.config import LangevinConfig
@@ -123,10 +124,14 @@ def test_generate_is_seeded_batched_and_refuses_nothing_to_do() -> None:
 
 
 def test_compiling_is_on_cuda_only_unless_asked_and_a_bad_setting_is_refused() -> None:
-    import pytest
+    class OwnCompile(torch.nn.Linear):
+        def compiled(self, **options):
+            return "its own compiled score"
 
-    decoder = torch.nn.Linear(2, 2)
-    assert score_function(decoder, "auto", torch.device("cpu")) is decoder
+    decoder, own = torch.nn.Linear(2, 2), OwnCompile(2, 2)
+    assert score_function(own, "auto", torch.device("cuda")) == "its own compiled score"
+    assert score_function(own, "auto", torch.device("cpu")) is own
+    assert score_function(decoder, "auto", torch.device("cuda")) is decoder  # not measured: not by default
     assert score_function(decoder, "off", torch.device("cuda")) is decoder
     assert score_function(decoder, "on", torch.device("cpu")) is not decoder
     with pytest.raises(ValueError, match="auto, on, off"):

@@ -70,8 +70,10 @@ def test_evaluate_cifs_refuses_a_folder_without_cifs_and_an_unknown_reference(
     assert "no .cif files" in error and fix
     (tmp_path / "x.cif").write_text(CIF)
     error, fix = failure(studies(project, "evaluate-cifs", str(tmp_path), "--reference", "some_dataset"))
-    assert "no ingested test split for 'some_dataset'" in error
-    assert fix == "fix: `studies ingest --dataset some_dataset`."
+    assert "unknown CDVAE dataset 'some_dataset' (known: perov_5, carbon_24, mp_20)" in error, error
+    error, fix = failure(studies(project, "evaluate-cifs", str(tmp_path), "--reference", "carbon_24"))
+    assert "no ingested test split for 'carbon_24'" in error
+    assert fix == "fix: `studies ingest --dataset carbon_24`."
     report = tmp_path / "metrics.json"
     report.write_text("{}")
     error, fix = failure(

@@ -38,6 +38,9 @@ def test_studies_params_shows_the_datasets_settings_where_the_profile_leaves_the
     shown = resolved_params(params)
     assert shown["train"]["model"]["max_atoms"] == 30 and _comment(shown["prepare"], "max_atoms") is None
 
+    params["prepare"]["dataset"] = "mp_20"  # cutoffs unlike Perov-5's: they must come from the declaration
+    assert resolved_params(params)["evaluate-generation"]["coverage_cutoffs"] == [0.4, 10.0]
+
 
 def _prepared(folder: Path, num_atoms: list[int]) -> Path:
     folder.mkdir()
