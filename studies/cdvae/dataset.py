@@ -19,8 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 import torch
-from pymatgen.analysis.graphs import StructureGraph
-from pymatgen.analysis.local_env import CrystalNN
 from pymatgen.core import Lattice, Structure
 
 from studies.cdvae.config import MAX_ATOMIC_NUM
@@ -61,6 +59,11 @@ def crystalnn_edges(structure: Structure) -> list[int]:
     and its reverse u(−image) → v. Settings are upstream's (no distance cutoffs, no
     electronegativity weighting, no porous adjustment).
     """
+    # Imported here: pymatgen.analysis loads its YAML tables on import (~3 s on 2 cores), which every stage
+    # process that only loads a model or a batch would pay (only preparation finds bonds).
+    from pymatgen.analysis.graphs import StructureGraph
+    from pymatgen.analysis.local_env import CrystalNN
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         graph = StructureGraph.from_local_env_strategy(
