@@ -11,18 +11,22 @@ generation (Table 2) decodes z drawn from the prior N(0, I).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch_geometric.utils import scatter
 
 from studies.cdvae.config import LangevinConfig
-from studies.cdvae.crystal import CrystalArrays
-from studies.cdvae.dataset import CrystalSet
 from studies.cdvae.graph import cell_plan
 from studies.cdvae.lattice import atom_cart_to_frac, atom_frac_to_cart, lattice_matrix
 from studies.cdvae.model import CDVAE
+
+# crystal.py calls pymatgen when imported (its element table), which benchmarks/gpu_check.py's inert stand-ins
+# for the device image's missing pymatgen cannot answer; decoding itself needs neither module
+if TYPE_CHECKING:
+    from studies.cdvae.crystal import CrystalArrays
+    from studies.cdvae.dataset import CrystalSet
 
 
 def apportion_types(
@@ -116,6 +120,8 @@ def langevin_decode(
 
 def split_crystals(decoded: dict[str, torch.Tensor]) -> list[CrystalArrays]:
     """A decoded batch as one CrystalArrays per crystal (numpy, CPU)."""
+    from studies.cdvae.crystal import CrystalArrays
+
     counts = decoded["num_atoms"].cpu().tolist()
     frac = decoded["frac_coords"].cpu().double().numpy()
     types = decoded["atom_types"].cpu().numpy()
