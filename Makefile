@@ -8,10 +8,11 @@ run: setup
 	.venv/bin/studies run --profile cpu
 
 # The test suite (fast + end-to-end on the `ci` profile; slow tests: add PYTEST_ARGS='-m slow').
-# Two pytest-xdist workers: much of an end-to-end test is waiting on servers and subprocesses, which the other
-# worker's tests fill (tests/conftest.py keeps a module, and the studies' ci runs, on one worker).
-# PYTEST_WORKERS=0 runs in one process.
-PYTEST_WORKERS ?= 2
+# Three pytest-xdist workers on two cores: much of an end-to-end test is waiting on servers and subprocesses,
+# which the other workers' tests fill (fresh clone, 2026-11-30: pytest 20:51 with two workers, 18:04 with
+# three; splitting the studies' ci runs over two workers as well made it 20:06, the CPU then never idle).
+# tests/conftest.py keeps a module, and the studies' ci runs, on one worker. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 3
 test: setup lint
 	@scripts/test-tools.sh
 	.venv/bin/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
