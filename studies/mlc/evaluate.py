@@ -28,7 +28,7 @@ def extend_labels(
     labels = np.empty(len(C), dtype=np.int64)
     C_t = torch.as_tensor(C, dtype=torch.float32)
     C_a = C_t[torch.as_tensor(anchors)]
-    onehot = torch.nn.functional.one_hot(torch.as_tensor(anchor_labels), n_clusters).float()
+    onehot = torch.nn.functional.one_hot(torch.as_tensor(anchor_labels, dtype=torch.long), n_clusters).float()
     for i in range(0, len(C), batch):
         weights = torch.softmax((C_t[i : i + batch] @ C_a.T).abs() / eta, dim=1)
         labels[i : i + batch] = (weights @ onehot).argmax(1).numpy()
