@@ -35,6 +35,10 @@ def diagnose(name: str, X: np.ndarray, y: np.ndarray, cfg: MLCConfig, seed: int)
     k = len(np.unique(y))
     fit = fit_mlc(X, cfg, seed=seed, progress=False)
     pred = assign_clusters(fit.gamma, k, seed)
+    off = fit.gamma - np.diag(
+        np.diag(fit.gamma)
+    )  # a point's membership in itself says nothing about clusters
+    pred_off = assign_clusters(off, k, seed)
     knn = SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=10, random_state=seed).fit_predict(
         X
     )
@@ -45,6 +49,9 @@ def diagnose(name: str, X: np.ndarray, y: np.ndarray, cfg: MLCConfig, seed: int)
         "mlc_acc": round(clustering_accuracy(y, pred), 3),
         "gamma_blocks": near_components(fit.gamma),
         "largest_cluster": round(float(np.bincount(pred).max() / len(pred)), 3),
+        "gamma_diag_mean": round(float(np.diag(fit.gamma).mean()), 3),
+        "mlc_acc_off_diagonal": round(clustering_accuracy(y, pred_off), 3),
+        "gamma_blocks_off_diagonal": near_components(off),
         "class_rank_input": subspace_ranks(X, y)["mean_per_cluster"],
         "class_rank_Z": subspace_ranks(fit.Z, y)["mean_per_cluster"],
         "spectral_knn10_acc": round(clustering_accuracy(y, knn), 3),

@@ -138,6 +138,11 @@ def _targets_section(doc: report.Document, summary: dict, profile: str) -> None:
         "anchors). Baselines: KMeans and GMM on all images; spectral clustering (sparse 10-NN graph, "
         "ARPACK) and Ward on a seeded subsample of 5,000, scored on it."
     )
+    doc.para(
+        "How the paper assigns clusters for large n could not be read offline (only its abstract was "
+        "reachable). The public CPP code of the same group runs spectral clustering on the Π of a batch "
+        "(`main.py`), which is what the anchors are here; the vote that extends it to every image is ours."
+    )
     for name in TARGETS:
         if name not in summary:
             doc.para(f"{name}: not measured yet (not in this profile's datasets).")
