@@ -5,21 +5,15 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from studies.mlc import backbones
+
 
 class MLCNet(nn.Module):
-    """MLP backbone (Linear→BatchNorm→ReLU blocks) with two linear heads whose outputs are L2-normalised."""
+    """A backbone (studies/mlc/backbones.py) with two linear heads whose outputs are L2-normalised."""
 
-    def __init__(self, in_dim: int, hidden_dim: int, n_hidden: int, feature_dim: int):
+    def __init__(self, backbone: nn.Module, width: int, feature_dim: int):
         super().__init__()
-        blocks: list[nn.Module] = []
-        for i in range(n_hidden):
-            blocks += [
-                nn.Linear(in_dim if i == 0 else hidden_dim, hidden_dim),
-                nn.BatchNorm1d(hidden_dim),
-                nn.ReLU(),
-            ]
-        self.backbone = nn.Sequential(*blocks)
-        width = hidden_dim if n_hidden else in_dim
+        self.backbone = backbone
         self.feature_head = nn.Linear(width, feature_dim)
         self.cluster_head = nn.Linear(width, feature_dim)
 
@@ -36,3 +30,28 @@ class MLCNet(nn.Module):
         """Copy the warmed-up feature head into the cluster head, so the first Γ reflects feature
         similarity."""
         self.cluster_head.load_state_dict(self.feature_head.state_dict())
+
+
+def build(
+    arch: str,
+    in_dim: int,
+    feature_dim: int,
+    hidden_dim: int,
+    n_hidden: int,
+    conv_width: int,
+    image_shape: tuple[int, int] | None,
+) -> MLCNet:
+    """MLCNet with the backbone `arch` names: `mlp`, `cnn` or `resnet18` (these two need image_shape)."""
+    if arch == "mlp":
+        body, width = backbones.mlp(in_dim, hidden_dim, n_hidden)
+    elif arch in ("cnn", "resnet18"):
+        if image_shape is None:
+            raise ValueError(f"backbone {arch} needs images; this dataset has no image_shape")
+        channels = in_dim // (image_shape[0] * image_shape[1])
+        if arch == "cnn":
+            body, width = backbones.small_cnn(image_shape, channels, conv_width, hidden_dim)
+        else:
+            body, width = backbones.resnet18(image_shape, channels)
+    else:
+        raise ValueError(f"unknown backbone {arch!r}: mlp, cnn or resnet18")
+    return MLCNet(body, width, feature_dim)

@@ -14,17 +14,20 @@ from studies.common.devices import resolve_device
 from studies.common.seeding import seed_everything
 from studies.mlc.augment import augment
 from studies.mlc.config import MLCConfig
-from studies.mlc.model import MLCNet
+from studies.mlc.model import MLCNet, build
 from studies.mlc.objective import membership, mlc_loss, tcr_loss
 
 
 @dataclass
 class MLCFit:
-    """A trained MLC model, its features Z and membership Γ on every point, and the logged training curve."""
+    """A trained MLC model, its features Z and cluster-head outputs C on every point, the membership Γ among
+    the anchor points (all points when n ≤ cfg.anchors), and the logged training curve."""
 
     model: MLCNet
     Z: np.ndarray
+    C: np.ndarray
     gamma: np.ndarray
+    anchors: np.ndarray  # indices of the points Γ covers, sorted
     history: list[dict] = field(default_factory=list)
 
     def to_state(self) -> dict:
@@ -32,21 +35,40 @@ class MLCFit:
         return {
             "model": self.model.state_dict(),
             "Z": torch.from_numpy(self.Z),
+            "C": torch.from_numpy(self.C),
             "gamma": torch.from_numpy(self.gamma),
+            "anchors": torch.from_numpy(self.anchors),
             "history": self.history,
         }
 
     @classmethod
-    def from_state(cls, state: dict, in_dim: int, cfg: MLCConfig) -> MLCFit:
+    def from_state(
+        cls, state: dict, in_dim: int, cfg: MLCConfig, image_shape: tuple[int, int] | None = None
+    ) -> MLCFit:
         """The fit `to_state` saved, its model rebuilt on `cfg.device` in eval mode as `fit_mlc` returns
         it."""
-        model = new_model(in_dim, cfg).to(resolve_device(cfg.device))
+        model = new_model(in_dim, cfg, image_shape).to(resolve_device(cfg.device))
         model.load_state_dict(state["model"])
-        return cls(model.eval(), state["Z"].numpy(), state["gamma"].numpy(), state["history"])
+        arrays = {k: state[k].numpy() for k in ("Z", "C", "gamma", "anchors")}
+        return cls(model.eval(), **arrays, history=state["history"])
 
 
-def new_model(in_dim: int, cfg: MLCConfig) -> MLCNet:
-    return MLCNet(in_dim, cfg.hidden_dim, cfg.n_hidden, cfg.feature_dim)
+def new_model(in_dim: int, cfg: MLCConfig, image_shape: tuple[int, int] | None = None) -> MLCNet:
+    return build(cfg.arch, in_dim, cfg.feature_dim, cfg.hidden_dim, cfg.n_hidden, cfg.conv_width, image_shape)
+
+
+def anchor_indices(n: int, n_anchors: int, seed: int) -> np.ndarray:
+    """The points Γ is formed on: all of them, or a seeded random subset when n is too large for n × n."""
+    if n <= n_anchors:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).permutation(n)[:n_anchors])
+
+
+@torch.no_grad()
+def embed(model: MLCNet, data: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Z, C) of every row, `batch` rows per forward pass (eval mode: BatchNorm's running statistics)."""
+    parts = [model(data[i : i + batch]) for i in range(0, len(data), batch)]
+    return torch.cat([z for z, _ in parts]), torch.cat([c for _, c in parts])
 
 
 def _batch(data: torch.Tensor, batch_size: int | None, generator: torch.Generator) -> torch.Tensor:
@@ -66,7 +88,8 @@ def fit_mlc(
 ) -> MLCFit:
     """Train MLC on X (n, D) and return Z and Γ for all n points; same seed, same result on CPU.
 
-    The final Γ is one Sinkhorn over all n points (n × n memory) with the model in eval mode.
+    The final Γ is one Sinkhorn over the anchor points (all n when n ≤ cfg.anchors) with the model in eval
+    mode: an n × n Γ for n = 70,000 would take 20 GB.
 
     History records ({"phase", "step", "loss", **terms}) are kept every
     `cfg.log_every` steps and at the end of each phase, and passed to `on_step`;
@@ -77,7 +100,7 @@ def fit_mlc(
         torch.set_num_threads(cfg.num_threads)
     device = resolve_device(cfg.device)
     data = torch.as_tensor(X, dtype=torch.float32, device=device)
-    model = new_model(data.shape[1], cfg).to(device)
+    model = new_model(data.shape[1], cfg, image_shape).to(device)
     history: list[dict] = []
     total = cfg.warmup_steps + cfg.mlc_steps
     bar = tqdm(total=total, disable=not progress, desc="mlc", leave=False)
@@ -106,6 +129,9 @@ def fit_mlc(
         noise_std=cfg.noise_std,
         dropout=cfg.dropout,
         shift_pixels=cfg.shift_pixels,
+        rotate_degrees=cfg.rotate_degrees,
+        scale=cfg.scale,
+        hflip=cfg.hflip,
         image_shape=image_shape,
     )
 
@@ -124,7 +150,15 @@ def fit_mlc(
     bar.close()
 
     model.eval()
+    Z, C = embed(model, data, cfg.embed_batch)
+    anchors = anchor_indices(len(data), cfg.anchors, seed)
     with torch.no_grad():
-        Z, C = model(data)
-        gamma = membership(C, cfg.eta, cfg.sinkhorn_iters)
-    return MLCFit(model=model, Z=Z.cpu().numpy(), gamma=gamma.cpu().numpy(), history=history)
+        gamma = membership(C[torch.as_tensor(anchors, device=C.device)], cfg.eta, cfg.sinkhorn_iters)
+    return MLCFit(
+        model=model,
+        Z=Z.cpu().numpy(),
+        C=C.cpu().numpy(),
+        gamma=gamma.cpu().numpy(),
+        anchors=anchors,
+        history=history,
+    )

@@ -23,6 +23,14 @@ def run(ci_run: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
 def test_the_report_compares_mlc_with_the_baselines_and_the_paper(run: dict[str, Any]) -> None:
     report = (run["root"] / "reports" / "mlc.md").read_text()
     assert "| mlc |" in report and "kmeans" in report and "CIFAR-10 (TCR init)" in report
+    # a real-image set end to end: 300 MNIST images through the CNN, Γ on its anchors, scored beside baselines
+    assert "## mnist" in report and "| kmeans:raw |" in report.split("## mnist")[1]
+    assert (
+        "DEC (Xie, Girshick & Farhadi, ICML 2016, Table 2)" in report
+        and "fashion_mnist: not measured yet" in report
+    )
+    metrics = run["parent"].data.metrics
+    assert 0.0 <= metrics["mnist/mlc/acc_mean"] <= 1.0 and metrics["mnist/mlc/anchors"] == 300
 
 
 def test_mlflow_holds_the_training_curve_figures_and_a_model_that_embeds_onto_the_sphere(

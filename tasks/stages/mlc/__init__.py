@@ -14,10 +14,14 @@ STEPS = {
 
 
 def resolved_params(params: dict[str, Any]) -> dict[str, Any]:
-    """The profile's `mlc` block as it runs (`studies params`): train.digits and train.synthetic as the
-    MLCConfig that mlc-train builds from them."""
+    """The profile's `mlc` block as it runs (`studies params`): each dataset block under train (digits,
+    synthetic, mnist, ...) as the MLCConfig that mlc-train builds from it."""
     from tasks.stages.mlc.train import config_for  # the step's imports: only when asked
 
     train = params["train"]
-    records = {which: filled(train[which], config_for(train, which)) for which in ("digits", "synthetic")}
+    records = {
+        which: filled(block, config_for(train, which))
+        for which, block in train.items()
+        if isinstance(block, dict)
+    }
     return {**params, "train": {**train, **records}}

@@ -13,7 +13,7 @@ import polars as pl
 from studies.common import plots
 from studies.common.metrics import cluster_scores
 from studies.mlc.baselines import run_baselines
-from studies.mlc.evaluate import assign_clusters, subspace_ranks
+from studies.mlc.evaluate import assign_clusters, extend_labels, near_components, subspace_ranks
 from tasks.orchestration.stage_runner import StageContext
 from tasks.stages.mlc import catalogue
 
@@ -34,8 +34,8 @@ def evaluate(ctx: StageContext) -> None:
         for seed_dir in seed_dirs:
             seed = int(seed_dir.name.removeprefix("seed"))
             with np.load(seed_dir / "embedding.npz") as f:
-                Z, gamma = f["Z"], f["gamma"]
-            pred = assign_clusters(gamma, k, seed)
+                Z, C, gamma, anchors, eta = f["Z"], f["C"], f["gamma"], f["anchors"], float(f["eta"])
+            pred = extend_labels(C, anchors, assign_clusters(gamma, k, seed), eta, k)
             rows.append({"dataset": name, "method": "mlc", "seed": seed, **cluster_scores(y, pred)})
             r = subspace_ranks(Z, y, p["rank_energy"])
             ranks.append(
@@ -44,17 +44,20 @@ def evaluate(ctx: StageContext) -> None:
                     "seed": seed,
                     "overall_rank": r["overall"],
                     "mean_class_rank": r["mean_per_cluster"],
+                    "anchors": len(anchors),
+                    "gamma_blocks": near_components(gamma),  # > k: spectral clustering on Γ lumps blocks
+                    "largest_cluster": float(np.bincount(pred).max() / len(pred)),
                 }
             )
             if seed_dir == seed_dirs[0]:
-                _figures(figures, name, y, Z, gamma, pred, seed_dir)
+                _figures(figures, name, y[anchors], Z[anchors], gamma, pred[anchors], seed_dir)
         inputs = {"": X} | ({":raw": raw} if (raw := catalogue.load_raw(prepared, name)) is not None else {})
         for seed in p["baseline_seeds"]:
             print(f"baselines on {name}, seed {seed}")
             for suffix, features in inputs.items():
                 rows += [
                     {"dataset": name, "method": m + suffix, "seed": seed, **s}
-                    for m, s in run_baselines(features, y, k, seed).items()
+                    for m, s in run_baselines(features, y, k, seed, p.get("baseline_subsample")).items()
                 ]
     scores, rank_table = pl.DataFrame(rows), pl.DataFrame(ranks)
     scores.write_parquet(tables / "scores.parquet")
@@ -82,15 +85,13 @@ def summarise(scores: pl.DataFrame, ranks: pl.DataFrame) -> dict[str, dict[str, 
     for row in agg.sort("dataset", "method").iter_rows(named=True):
         dataset, method = row.pop("dataset"), row.pop("method")
         out.setdefault(dataset, {})[method] = {k: round(float(v), 4) for k, v in row.items()}
-    for row in (
-        ranks.group_by("dataset")
-        .agg(pl.col("overall_rank").mean(), pl.col("mean_class_rank").mean())
-        .iter_rows(named=True)
-    ):
-        out[row["dataset"]]["mlc"] |= {
-            "overall_rank": round(row["overall_rank"], 2),
-            "mean_class_rank": round(row["mean_class_rank"], 2),
-        }
+    columns = [
+        c
+        for c in ("overall_rank", "mean_class_rank", "anchors", "gamma_blocks", "largest_cluster")
+        if c in ranks.columns
+    ]
+    for row in ranks.group_by("dataset").agg(*(pl.col(c).mean() for c in columns)).iter_rows(named=True):
+        out[row["dataset"]]["mlc"] |= {c: round(float(row[c]), 3) for c in columns}
     return out
 
 

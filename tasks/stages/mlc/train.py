@@ -29,8 +29,11 @@ from tasks.stages.mlc import catalogue
 
 
 def config_for(train_params: dict[str, Any], dataset: str) -> MLCConfig:
-    """Digits use `train.digits`; every synthetic set uses `train.synthetic`."""
-    return MLCConfig.from_dict(train_params["digits" if dataset == "digits" else "synthetic"])
+    """A dataset named under `train` (digits, mnist, ...) uses its own block; every other (the synthetic sets)
+    uses `train.synthetic`."""
+    return MLCConfig.from_dict(
+        train_params[dataset if isinstance(train_params.get(dataset), dict) else "synthetic"]
+    )
 
 
 def train(ctx: StageContext) -> None:
@@ -56,7 +59,8 @@ def train(ctx: StageContext) -> None:
     for key, (entry, seed) in jobs.items():
         X, cfg, log = data[entry["name"]], config_for(p, entry["name"]), _logger(key)
         if key in done:
-            fit, timings[key] = MLCFit.from_state(done[key]["fit"], X.shape[1], cfg), done[key]["seconds"]
+            fit = MLCFit.from_state(done[key]["fit"], X.shape[1], cfg, catalogue.image_shape(entry))
+            timings[key] = done[key]["seconds"]
             for record in fit.history:  # the metrics a fresh fit logs as it goes
                 log(record)
         else:
@@ -68,7 +72,9 @@ def train(ctx: StageContext) -> None:
         folder = out / entry["name"] / f"seed{seed}"
         folder.mkdir(parents=True, exist_ok=True)
         torch.save(fit.model.state_dict(), folder / "model.pt")
-        np.savez(folder / "embedding.npz", Z=fit.Z, gamma=fit.gamma)
+        np.savez(
+            folder / "embedding.npz", Z=fit.Z, C=fit.C, gamma=fit.gamma, anchors=fit.anchors, eta=cfg.eta
+        )  # η: evaluate extends the anchors' labels with Γ's kernel
         pl.DataFrame(fit.history, infer_schema_length=None).write_parquet(folder / "history.parquet")
         mlflow.log_artifact(str(folder / "model.pt"), f"checkpoints/{entry['name']}/seed{seed}")
         if entry["name"] == "digits" and seed == p["seeds"][0]:

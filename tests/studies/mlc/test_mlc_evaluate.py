@@ -1,7 +1,13 @@
 import numpy as np
 
 from studies.common.metrics import clustering_accuracy
-from studies.mlc.evaluate import assign_clusters, numerical_rank, subspace_ranks
+from studies.mlc.evaluate import (
+    assign_clusters,
+    extend_labels,
+    near_components,
+    numerical_rank,
+    subspace_ranks,
+)
 
 
 def test_subspace_ranks_on_orthogonal_subspaces():
@@ -29,3 +35,24 @@ def test_assign_clusters_recovers_blocks_of_gamma():
     gamma = (y[:, None] == y[None, :]) / 20.0 + 1e-3
     labels = assign_clusters(gamma, 3, seed=0)
     assert clustering_accuracy(y, labels) == 1.0
+
+
+def test_extend_labels_gives_every_point_its_anchors_cluster():
+    rng = np.random.default_rng(0)
+    directions = np.eye(4)[:3]  # three clusters of cluster-head outputs around three axes
+    y = np.repeat(np.arange(3), 100)
+    C = directions[y] + 0.1 * rng.standard_normal((300, 4))
+    C /= np.linalg.norm(C, axis=1, keepdims=True)
+    anchors = np.sort(rng.permutation(300)[:30])
+    anchor_labels = (y[anchors] + 1) % 3  # cluster ids are arbitrary: a permutation of the classes
+    labels = extend_labels(C, anchors, anchor_labels, eta=0.1, n_clusters=3, batch=64)
+    assert clustering_accuracy(y, labels) == 1.0
+    np.testing.assert_array_equal(labels[anchors], anchor_labels)
+
+
+def test_near_components_counts_the_blocks_of_gamma():
+    sizes = [30, 20, 20, 10]
+    y = np.repeat(np.arange(4), sizes)
+    gamma = (y[:, None] == y[None, :]) / np.array(sizes)[y][:, None]
+    assert near_components(gamma) == 4
+    assert near_components(0.9 * gamma + 0.1 / len(y)) == 1  # mixing all blocks joins them

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -5,7 +7,7 @@ from studies.common.metrics import clustering_accuracy
 from studies.mlc.config import MLCConfig
 from studies.mlc.data import union_of_subspaces
 from studies.mlc.evaluate import assign_clusters, subspace_ranks
-from studies.mlc.train import fit_mlc
+from studies.mlc.train import MLCFit, fit_mlc
 
 # Three 3-dim subspaces in R^30: KMeans scores ≈ .4 here, so ACC ≥ .95 is a real test.
 # η = 0.5 because with only 3 clusters the cpu default (0.175) splits each cluster in pieces.
@@ -52,3 +54,16 @@ def test_fit_is_deterministic_under_a_seed(fit, problem):
     again = fit_mlc(problem[0], TINY, seed=0, progress=False)
     np.testing.assert_array_equal(again.Z, fit.Z)
     np.testing.assert_array_equal(again.gamma, fit.gamma)
+
+
+def test_large_n_forms_gamma_on_anchors_only_and_saves_everything_to_rebuild(problem):
+    cfg = replace(TINY, warmup_steps=5, mlc_steps=5, anchors=120, embed_batch=64)
+    fit = fit_mlc(problem[0], cfg, seed=0, progress=False)
+    assert fit.gamma.shape == (120, 120) and fit.C.shape == fit.Z.shape == (300, 12)
+    assert len(set(fit.anchors.tolist())) == 120 and (np.diff(fit.anchors) > 0).all()
+    np.testing.assert_allclose(fit.gamma.sum(0), 1.0, atol=1e-4)
+    back = MLCFit.from_state(fit.to_state(), 30, cfg)
+    np.testing.assert_array_equal(back.anchors, fit.anchors)
+    np.testing.assert_array_equal(back.C, fit.C)
+    full = fit_mlc(problem[0], replace(cfg, embed_batch=4096), seed=0, progress=False)  # batching: same Z
+    np.testing.assert_allclose(full.Z, fit.Z, atol=1e-5)

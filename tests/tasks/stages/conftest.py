@@ -74,7 +74,8 @@ class Stages:
         fits."""
         results = self.root / "results" / "ci" / study
         prepared, reference, out = results / "prepared", self.root / "reference", results / "train"
-        self.run(study, "prepare", params, {"digits": self.digits()}, {"prepared": prepared})
+        inputs = {"digits": self.digits(), "data": self.root / "data"}  # SSVI reads the table, MLC the folder
+        self.run(study, "prepare", params, inputs, {"prepared": prepared})
         reference_run = self.run(study, "train", params, {"prepared": prepared}, {"train": reference})
         with self.killed_after_saves(saves):
             self.run(study, "train", params, {"prepared": prepared}, {"train": out})

@@ -30,3 +30,21 @@ def test_verdict_says_whether_mlc_beats_every_baseline() -> None:
     assert verdict(methods).startswith("**MLC does not beat") and "kmeans 0.860" in verdict(methods)
     methods["kmeans"]["nmi_mean"] = 0.7
     assert verdict(methods).startswith("**MLC beats every baseline")
+
+
+def test_targets_are_marked_met_or_missed_from_the_means() -> None:
+    from tasks.stages.mlc.report import targets
+
+    methods = {
+        "mlc": {"acc_mean": 0.86, "n_seeds": 3, "mean_class_rank": 4.0, "overall_rank": 30.0},
+        "kmeans": {"acc_mean": 0.53},
+        "spectral_knn10": {"acc_mean": 0.82},
+    }
+    rows = {r["target"]: r for r in targets("mnist", methods)}
+    assert rows["ACC ≥ 0.85"]["result"] == "met"
+    margin = rows["ACC ≥ best scikit-learn baseline + 0.05"]
+    assert margin["result"] == "missed" and "spectral_knn10 0.820" in margin["measured"]
+    assert rows["≥ 3 seeds"]["result"] == "met"
+    methods["mlc"] |= {"n_seeds": 1, "mean_class_rank": 20.0}
+    rows = {r["target"]: r["result"] for r in targets("mnist", methods)}
+    assert rows["≥ 3 seeds"] == "missed" and list(rows.values())[-1] == "missed"

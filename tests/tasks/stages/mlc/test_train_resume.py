@@ -23,6 +23,7 @@ def test_a_killed_stage_resumes_from_its_finished_fits(
     stages: Stages, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     params = stages.params("mlc")
+    params["prepare"]["datasets"] = {"digits": {"n": 300}}  # the ci profile's MNIST needs an ingested data/
     params["train"]["seeds"] = [0, 1]
     params["train"]["digits"] |= {"warmup_steps": 10, "mlc_steps": 10}
     params["train"]["synthetic"] |= {"warmup_steps": 10, "mlc_steps": 10}
