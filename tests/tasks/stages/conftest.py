@@ -69,12 +69,16 @@ class Stages:
             step_function(study, step)(ctx)
         return run.info.run_id
 
-    def train_interrupted(self, study: str, params: dict[str, Any], saves: int) -> Interrupted:
+    def train_interrupted(
+        self, study: str, params: dict[str, Any], saves: int, data_input: str = "digits"
+    ) -> Interrupted:
         """Prepare, train once uninterrupted (the reference), then train again killed after `saves` finished
-        fits."""
+        fits. `data_input`: the prepare input the digits arrive as (`digits`: the parquet, `data`: data/)."""
         results = self.root / "results" / "ci" / study
         prepared, reference, out = results / "prepared", self.root / "reference", results / "train"
-        self.run(study, "prepare", params, {"digits": self.digits()}, {"prepared": prepared})
+        digits = self.digits()
+        data = {"digits": digits, "data": digits.parents[1]}[data_input]
+        self.run(study, "prepare", params, {data_input: data}, {"prepared": prepared})
         reference_run = self.run(study, "train", params, {"prepared": prepared}, {"train": reference})
         with self.killed_after_saves(saves):
             self.run(study, "train", params, {"prepared": prepared}, {"train": out})
