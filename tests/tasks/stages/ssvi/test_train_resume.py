@@ -34,7 +34,7 @@ def test_a_killed_stage_dispatches_only_the_unfinished_fits(
         str(p.relative_to(state))[:-3]: torch.load(p, weights_only=True)["result"]
         for p in state.rglob("*.pt")
     }
-    tuning = {f"tune/{run}/weight_decay={wd}" for run in RUNS for wd in ("0", "0.01")}
+    tuning = {f"tune/{run}/weight_decay={wd}/seed0" for run in RUNS for wd in ("0", "0.01")}
     assert len(saved) == 3 and set(saved) < tuning  # which three: whichever the two workers finished first
     shutil.rmtree(
         out, ignore_errors=True
