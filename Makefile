@@ -5,7 +5,6 @@ setup:
 
 # The main job: the whole pipeline on the `cpu` profile with embedded defaults.
 run: setup
-	.venv/bin/studies ingest --dataset fashion_mnist  # not a default dataset; MLC's cpu profile clusters it
 	.venv/bin/studies run --profile cpu
 
 # The test suite (fast + end-to-end on the `ci` profile; slow tests: add PYTEST_ARGS='-m slow').

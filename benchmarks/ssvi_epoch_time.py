@@ -49,7 +49,7 @@ def epoch_times(epochs: int, density: float) -> None:
             (f"static {density}", dict(method="vi", density=density)),
             ("deterministic", dict(method="deterministic")),
         ):
-            cfg = SSVIConfig(arch=arch, epochs=epochs, kl_warmup_epochs=1, update_every=5, **kw)
+            cfg = SSVIConfig(arch=arch, epochs=epochs, kl_warmup=0.2, update_every=5, **kw)
             fit(SSVIConfig(arch=arch, epochs=1, **kw), X[:256], y[:256], seed=0)  # warm-up
             trained = fit(cfg, X, y, seed=0)
             rows[name] = (trained.seconds / epochs, trained.train_flops)

@@ -15,7 +15,6 @@ from studies.common import calibration
 from studies.ssvi import flops as flops_mod
 from studies.ssvi.config import SSVIConfig
 from studies.ssvi.layers import bayesian_layers, mean_weights
-from studies.ssvi.models import INPUT_SHAPES
 
 
 def predict(
@@ -37,7 +36,7 @@ def predict(
     draws = cfg.n_samples if stochastic else 1
     torch.manual_seed(seed)
     device = next(models[0].parameters()).device
-    X_t = torch.as_tensor(X, dtype=torch.float32, device=device).view(-1, *INPUT_SHAPES[cfg.arch])
+    X_t = torch.as_tensor(X, dtype=torch.float32, device=device).view(-1, *cfg.input_shape)
     total = np.zeros((len(X), cfg.n_classes), dtype=np.float64)
     for model in models:
         model.eval()
@@ -72,7 +71,7 @@ def shift_scores(probs_in: np.ndarray, probs_shifted: np.ndarray) -> dict[str, f
 def cost(models: Sequence[nn.Module], cfg: SSVIConfig) -> dict[str, float]:
     """Non-zero weights and inference FLOPs per example (all members, one predictive draw; mean-weight pass
     too)."""
-    shape = INPUT_SHAPES[cfg.arch]
+    shape = cfg.input_shape
     counts = [flops_mod.weight_count(m) for m in models]
     infer = sum(flops_mod.forward_flops(m, shape) for m in models)
     with_mean = [flops_mod.forward_flops(m, shape) // (2 if cfg.bayesian else 1) for m in models]

@@ -3,8 +3,10 @@ size.
 
 Li et al. 2024, §3.2–3.3: every ΔT iterations until T_end, each layer drops a fraction
 α/2·(1 + cos(π t / T_end)) of its s active weights, ranked by one of the criteria below, and activates the
-same number of inactive weights with the largest |∂L/∂μ| (the gradient of the loss w.r.t. the dense mean
-weight). New weights start at μ = 0 and the layer's mean ρ; their optimiser state is cleared.
+same number of weights with the largest |∂L/∂μ| (the gradient of the loss w.r.t. the dense mean weight) among
+all that did not survive the removal. As in the reference code (ljb121002/SSVI, rigl_torch/RigL.py), a weight
+just removed may be regrown at once and then keeps its μ and ρ; a weight that was inactive before starts at
+μ = 0 and the mean ρ of the layer's surviving weights, with its optimiser state cleared.
 """
 
 from __future__ import annotations
@@ -74,30 +76,32 @@ def update_support(
     criterion: str,
     optimizer: torch.optim.Optimizer | None = None,
 ) -> int:
-    """Swap ⌊fraction·s⌋ of the layer's active weights for inactive ones; returns how many were swapped.
-
-    Candidates for addition are the weights inactive before this update, so a weight just removed cannot
-    come straight back and the support keeps exactly s entries.
+    """Remove ⌊fraction·s⌋ of the layer's s active weights and grow as many; returns how many left the support
+    (removed and not regrown). The support keeps exactly s entries; a dense layer (nothing inactive) is left
+    alone.
     """
     mask = layer.mask.view(-1)
     active = mask.nonzero().squeeze(1)
-    inactive = (mask == 0).nonzero().squeeze(1)
-    k = min(int(fraction * len(active)), len(inactive))
-    if k == 0:
+    k = int(fraction * len(active))
+    if k == 0 or len(active) == mask.numel():
         return 0
     with torch.no_grad():
         scores = removal_scores(layer.weight_mu.view(-1)[active], layer.sigma.view(-1)[active], criterion)
         removed = active[torch.topk(scores, k, largest=False).indices]
-        added = inactive[torch.topk(dense_grad.reshape(-1)[inactive].abs(), k).indices]
-        new_rho = layer.weight_rho.view(-1)[active].mean()
-        mask[removed] = 0.0
-        mask[added] = 1.0
-        changed = torch.cat([removed, added])
-        layer.weight_mu.view(-1)[changed] = 0.0
-        layer.weight_rho.view(-1)[changed] = new_rho
+        survivors = mask.clone()
+        survivors[removed] = 0.0
+        candidates = (survivors == 0).nonzero().squeeze(1)
+        grown = candidates[torch.topk(dense_grad.reshape(-1)[candidates].abs(), k).indices]
+        fresh = grown[mask[grown] == 0]  # grown weights that were not in the support before this update
+        new_rho = layer.weight_rho.view(-1)[survivors.bool()].mean()
+        mask.copy_(survivors)
+        mask[grown] = 1.0
+        gone = removed[~torch.isin(removed, grown)]  # removed and not regrown: exactly zero from now on
+        layer.weight_mu.view(-1)[torch.cat([gone, fresh])] = 0.0
+        layer.weight_rho.view(-1)[fresh] = new_rho
         if optimizer is not None:
-            _clear_state(optimizer, [layer.weight_mu, layer.weight_rho], changed)
-    return k
+            _clear_state(optimizer, [layer.weight_mu, layer.weight_rho], fresh)
+    return len(fresh)
 
 
 def _clear_state(

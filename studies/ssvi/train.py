@@ -1,9 +1,13 @@
 """Fit one network of the study: the ELBO for VI/SSVI (with SSVI's support updates), cross-entropy otherwise.
 
 Objective per mini-batch (Li et al. 2024, eq. 2, as a loss): mean NLL + β_t·KL(q‖p)/N_train, where β_t ramps
-linearly from 0 to `kl_scale` over `kl_warmup_epochs` (β = 1 is the ELBO itself). Adam, with its own
-learning rate for ρ: with ρ on μ's learning rate, σ = softplus(ρ) cannot travel from its 1e-3 start to the
-ELBO's optimum within the run (ANCHORS.md), so the posterior variance would be set by the step size.
+linearly from 0 to `kl_scale` over the first `kl_warmup` of training (β = 1 is the ELBO itself). Adam, with
+its own learning rate for ρ: with ρ on μ's learning rate, σ = softplus(ρ) cannot travel from its 1e-3 start to
+the ELBO's optimum within the run (ANCHORS.md), so the posterior variance would be set by the step size
+(`optimizer: sgd` with momentum is the reference code's choice, used by the `paper` profile). Weight decay
+acts on everything but ρ, and both learning rates follow `lr_schedule` (cosine: to 0 at the last step, as
+the reference code anneals them), so after SSVI's last support update the step size, and with it the drift
+of σ, dies away.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from torch import nn
 from studies.ssvi import flops as flops_mod
 from studies.ssvi.config import SSVIConfig
 from studies.ssvi.layers import bayesian_layers, total_kl
-from studies.ssvi.models import INPUT_SHAPES, LayerFactory, build
+from studies.ssvi.models import LayerFactory, build
 from studies.ssvi.sparsity import update_fraction, update_support
 
 EpochCallback = Callable[[dict[str, Any]], None]
@@ -50,8 +54,9 @@ def make_model(cfg: SSVIConfig, seed: int) -> nn.Module:
         init_sigma=cfg.init_sigma,
         dropout=cfg.dropout,
         generator=generator,
+        dense_first=cfg.dense_first_layer,
     )
-    return build(cfg.arch, factory, cfg.n_classes)
+    return build(cfg.arch, factory, cfg.input_shape, cfg.n_classes, cfg.width)
 
 
 def fit(
@@ -90,16 +95,26 @@ def _fit_one(
     on_epoch: EpochCallback | None,
 ) -> Trained:
     model = make_model(cfg, seed).to(device)
-    X_t = torch.as_tensor(X, dtype=torch.float32, device=device).view(-1, *INPUT_SHAPES[cfg.arch])
+    X_t = torch.as_tensor(X, dtype=torch.float32, device=device).view(-1, *cfg.input_shape)
     y_t = torch.as_tensor(y, dtype=torch.long, device=device)
     n = len(y_t)
     rho = [p for name, p in model.named_parameters() if name.endswith("weight_rho")]
     rest = [p for name, p in model.named_parameters() if not name.endswith("weight_rho")]
-    optimizer = torch.optim.Adam([{"params": rest, "lr": cfg.lr}, {"params": rho, "lr": cfg.lr_rho}])
+    groups = [
+        {"params": rest, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
+        {"params": rho, "lr": cfg.lr_rho, "weight_decay": 0.0},
+    ]
+    optimizer = (
+        torch.optim.SGD(groups, momentum=cfg.momentum) if cfg.optimizer == "sgd" else torch.optim.Adam(groups)
+    )
     batches = math.ceil(n / cfg.batch_size)
-    total_steps, warmup_steps = cfg.epochs * batches, cfg.kl_warmup_epochs * batches
+    total_steps = cfg.epochs * batches
+    warmup_steps = int(cfg.kl_warmup * total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda t: lr_factor(cfg.lr_schedule, t, total_steps)
+    )
     t_end = int(cfg.t_end * total_steps)
-    shape = INPUT_SHAPES[cfg.arch]
+    shape = cfg.input_shape
     step_flops = 3 * flops_mod.forward_flops(model, shape)
     dense_grad_flops = flops_mod.forward_flops(model, shape, dense=True) // 2 if cfg.bayesian else 0
     layers = bayesian_layers(model)
@@ -119,6 +134,7 @@ def _fit_one(
             optimizer.zero_grad(set_to_none=False)
             loss.backward()
             optimizer.step()
+            scheduler.step()
             trained.train_flops += len(index) * step_flops
             if update:
                 fraction = update_fraction(t, t_end, cfg.alpha)
@@ -146,6 +162,13 @@ def _fit_one(
     for layer in layers:
         layer.keep_mean_weight = False
     return trained
+
+
+def lr_factor(schedule: str, t: int, total_steps: int) -> float:
+    """The learning rates' multiplier after t steps: 1 throughout (constant) or ½(1 + cos(πt/T)) (cosine)."""
+    if schedule == "constant":
+        return 1.0
+    return 0.5 * (1 + math.cos(math.pi * min(t, total_steps) / total_steps))
 
 
 def posterior_summary(model: nn.Module, n_train: int) -> dict[str, float]:

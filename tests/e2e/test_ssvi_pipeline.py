@@ -31,7 +31,12 @@ def test_the_report_compares_the_methods_and_the_metrics_count_their_weights(run
         "Is the posterior variance learned?",
         "rotate45: entropy / AUROC",
         "training FLOPs vs dense VI",
-        "Methods (MLP",
+        "Methods on digits (MLP",
+        "Protocol: the same for every method",
+        "Targets: Fashion-MNIST",
+        "| fmnist-ssvi-0.1 |",
+        "| fmnist-dense-vi |",
+        "Sparsity layout and support updates",
     ):
         assert needle in report, needle
     metrics = json.loads((root / "results" / "ci" / "ssvi" / "metrics.json").read_text())
@@ -41,6 +46,14 @@ def test_the_report_compares_the_methods_and_the_metrics_count_their_weights(run
     )
     assert dense["nnz_mean"] == 84_480 and dense["train_flops_mean"] / ssvi["train_flops_mean"] > 5
     assert metrics["deep-ensemble"]["nnz_mean"] == 2 * 84_480
+    # Fashion-MNIST, 300 real images to train on (240 after the validation fifth) and 200 to test on.
+    fmnist = metrics["fmnist-ssvi-0.1"]
+    assert fmnist["dataset"] == "fashion_mnist" and fmnist["nnz_mean"] == round(0.1 * 784 * 32) + round(
+        0.1 * 32 * 32
+    ) + round(0.1 * 32 * 10)
+    tuning = metrics["_tuning"]
+    assert [len(tuning[r]["grid"]) for r in ("dense-vi", "fmnist-dense-vi")] == [2, 2]
+    assert set(tuning["fmnist-ssvi-0.1"]["chosen"]) == {"epochs"}
     assert set(metrics["_criteria_agreement"]) and metrics["_criteria_agreement"][
         "snr_mu-vs-snr_abs_theta"
     ] == pytest.approx(1.0)
@@ -72,7 +85,8 @@ def test_mlflow_holds_the_training_curves_figures_and_a_model_that_draws_from_it
     mlflow.set_tracking_uri(client.tracking_uri)
     model = mlflow.pytorch.load_model(f"models:/{models[0].model_id}")
     with torch.no_grad():
-        a, b = model(torch.rand(4, 64)), model(torch.rand(4, 64))
+        x = torch.rand(4, 1, 8, 8)
+        a, b = model(x), model(x)
     assert (
         a.shape == (4, 10) and torch.isfinite(a).all() and not torch.equal(a, b)
     )  # a posterior draw per call

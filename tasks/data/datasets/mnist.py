@@ -126,5 +126,6 @@ DATASETS = [
             "Bag",
             "Ankle boot",
         ],
+        default=True,  # the ssvi study's ci and cpu profiles train on it
     ),
 ]

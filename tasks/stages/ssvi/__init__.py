@@ -5,6 +5,8 @@ from typing import Any
 
 from tasks.platform.params import filled
 
+FMNIST = "fmnist-"  # the prefix of the Fashion-MNIST runs' names (their own rows and targets in the report)
+
 # Step name -> "module:function" (tasks/orchestration/stage_runner.py imports only the one that runs).
 STEPS = {
     "prepare": "tasks.stages.ssvi.prepare:prepare",

@@ -1,5 +1,5 @@
-"""ssvi-evaluate: score every (run, seed) on the test digits and the shifted sets; aggregate over seeds;
-figures."""
+"""ssvi-evaluate: score every (run, seed) on its dataset's test set and shifted sets (the only place the test
+sets are read); aggregate over seeds; the support layout of each SSVI run; figures."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from studies.ssvi.layers import bayesian_layers
 from studies.ssvi.sparsity import CRITERIA, removal_scores
 from studies.ssvi.train import load_models, make_model
 from tasks.orchestration.stage_runner import StageContext
+from tasks.stages.ssvi import FMNIST
 from tasks.stages.ssvi.prepare import load
 from tasks.stages.ssvi.train import trained_runs
 
@@ -31,6 +32,8 @@ TRAJECTORY_RUNS = (
     "ssvi-0.1",
     "ssvi-0.1-abs_mu",
     "ssvi-0.1-prototype",
+    "fmnist-dense-vi",
+    "fmnist-ssvi-0.1",
 )
 
 
@@ -56,14 +59,15 @@ def score_run(
 
 
 def evaluate(ctx: StageContext) -> None:
-    split, shifted = load(ctx.inputs["prepared"])
+    data = load(ctx.inputs["prepared"])
     tables, figures = ctx.outputs["tables"], ctx.outputs["figures"]
     tables.mkdir(parents=True, exist_ok=True)
     figures.mkdir(parents=True, exist_ok=True)
-    rows, pooled, histories, supports = [], {}, {}, {}
+    rows, pooled, labels, histories, supports = [], {}, {}, {}, {}
     runs = trained_runs(ctx.inputs["train"])
     for i, info in enumerate(runs):
         cfg = SSVIConfig.from_dict(info["config"])
+        split, shifted = data[cfg.dataset]
         models = load_models(cfg, info["seed"], torch.load(info["folder"] / "model.pt", weights_only=True))
         row, probs = score_run(cfg, models, split, shifted, info["seed"])
         history = pl.read_parquet(info["folder"] / "history.parquet")
@@ -72,6 +76,9 @@ def evaluate(ctx: StageContext) -> None:
             "seed": info["seed"],
             "method": cfg.method,
             "arch": cfg.arch,
+            "dataset": cfg.dataset,
+            "weight_decay": cfg.weight_decay,
+            "epochs": cfg.epochs,
             "density": cfg.density if cfg.bayesian else 1.0,
             "criterion": cfg.criterion if cfg.method == "ssvi" else "",
             "train_flops": info["train_flops"],
@@ -82,6 +89,7 @@ def evaluate(ctx: StageContext) -> None:
             row["initial_support_share"] = initial_support_share(models[0], make_model(cfg, info["seed"]))
         rows.append(row)
         pooled.setdefault(info["run"], []).append(probs)
+        labels[info["run"]] = split["y_test"]
         if info["seed"] == runs[0]["seed"]:
             histories[info["run"]] = history
             if cfg.method == "ssvi":
@@ -95,8 +103,11 @@ def evaluate(ctx: StageContext) -> None:
     per_seed.write_parquet(tables / "per_seed.parquet")
     summary = aggregate(per_seed)
     summary["_criteria_agreement"] = criteria_agreement(supports.get("ssvi-0.1"))
+    summary["_layout"] = {run: support_layout(model) for run, model in supports.items()}
+    tuning = ctx.inputs["train"] / "tuning.json"
+    summary["_tuning"] = json.loads(tuning.read_text()) if tuning.is_file() else {}
     ctx.outputs["metrics"].write_text(json.dumps(summary, indent=2) + "\n")
-    _figures(per_seed, pooled, split["y_test"], histories, figures)
+    _figures(per_seed, pooled, labels, histories, figures)
     mlflow.log_metrics(
         {
             f"{run}/{k}": v
@@ -126,6 +137,18 @@ def _convergence(history: pl.DataFrame) -> dict[str, float]:
     }
 
 
+def support_layout(model: torch.nn.Module) -> list[dict[str, Any]]:
+    """Per Bayesian layer of a trained net: its weight shape, support size and density (first seed)."""
+    return [
+        {
+            "shape": list(layer.mask.shape),
+            "support": layer.support_size,
+            "density": layer.support_size / layer.mask.numel(),
+        }
+        for layer in bayesian_layers(model)
+    ]
+
+
 def aggregate(per_seed: pl.DataFrame) -> dict[str, dict[str, Any]]:
     """run → {metric_mean, metric_std, n_seeds, method, density, criterion, arch} over seeds."""
     numeric = [c for c, t in per_seed.schema.items() if t.is_numeric() and c != "seed"]
@@ -134,7 +157,7 @@ def aggregate(per_seed: pl.DataFrame) -> dict[str, dict[str, Any]]:
         first = group.row(0, named=True)
         entry: dict[str, Any] = {
             "n_seeds": group.height,
-            **{k: first[k] for k in ("method", "arch", "criterion")},
+            **{k: first[k] for k in ("method", "arch", "criterion", "dataset")},
         }
         for c in numeric:
             values = group[c].drop_nulls().to_numpy().astype(float)
@@ -164,18 +187,27 @@ def criteria_agreement(model: torch.nn.Module | None) -> dict[str, float]:
 def _figures(
     per_seed: pl.DataFrame,
     pooled: dict[str, list[np.ndarray]],
-    y: np.ndarray,
+    labels: dict[str, np.ndarray],
     histories: dict[str, pl.DataFrame],
     folder,
 ) -> None:
-    shown = [r for r in RELIABILITY_RUNS if r in pooled]
-    plots.reliability(
-        {r: calibration.reliability(np.concatenate(pooled[r]), np.tile(y, len(pooled[r]))) for r in shown},
-        folder / "reliability.png",
-        "Reliability (test digits, all seeds pooled, 15 bins)",
-    )
+    for prefix, figure, title in (
+        ("", "reliability.png", "test digits"),
+        (FMNIST, "reliability-fmnist.png", "Fashion-MNIST test"),
+    ):
+        shown = [prefix + r for r in RELIABILITY_RUNS if prefix + r in pooled]
+        if shown:
+            plots.reliability(
+                {
+                    r: calibration.reliability(np.concatenate(pooled[r]), np.tile(labels[r], len(pooled[r])))
+                    for r in shown
+                },
+                folder / figure,
+                f"Reliability ({title}, all seeds pooled, 15 bins)",
+            )
+    digits_mlp = (pl.col("arch") == "mlp") & (pl.col("dataset") == "digits")
     curve = per_seed.filter(
-        (pl.col("method") == "ssvi") & (pl.col("criterion") == "snr_abs_theta") & (pl.col("arch") == "mlp")
+        (pl.col("method") == "ssvi") & (pl.col("criterion") == "snr_abs_theta") & digits_mlp
     )
     curve = (
         curve.group_by("density")
@@ -184,7 +216,7 @@ def _figures(
     )
     if curve.height:
         static = (
-            per_seed.filter((pl.col("method") == "vi") & (pl.col("arch") == "mlp"))
+            per_seed.filter((pl.col("method") == "vi") & digits_mlp)
             .group_by("density")
             .agg(pl.col("acc").mean(), pl.col("nll").mean(), pl.col("ece").mean())
             .sort("density")

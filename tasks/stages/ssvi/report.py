@@ -10,6 +10,7 @@ import mlflow
 
 from tasks.orchestration.stage_runner import StageContext
 from tasks.stages import report
+from tasks.stages.ssvi import FMNIST
 
 # Li et al., ICLR 2024 (ResNet-18, CIFAR-10/100; abstract and §5): quoted for context, not run here.
 PAPER_CLAIMS = [
@@ -66,22 +67,40 @@ def method_rows(
     return rows
 
 
-def targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
-    """The issue's cpu targets on digits, each with the measured value and met/missed."""
-    need = ("ssvi-0.1", "dense-vi", "static-0.1")
+def targets(
+    summary: dict[str, dict[str, Any]], prefix: str = "", acc_points: float = 0.5, nll_gap: float = 0.02
+) -> list[dict[str, str]]:
+    """The issue's targets for one dataset's runs (`prefix`: "" digits, "fmnist-" Fashion-MNIST), each with
+    the measured value and met/missed; "not measured yet" when the runs are missing."""
+    need = tuple(prefix + n for n in ("ssvi-0.1", "dense-vi", "static-0.1"))
     if not all(n in summary for n in need):
-        return []
+        return [
+            {
+                "target": "every target",
+                "measured": f"not measured yet (needs runs {', '.join(need)})",
+                "": "–",
+            }
+        ]
     s, d, st = (summary[n] for n in need)
+    bayesian = [  # the prototype runs reproduce the old, unconverged setting on purpose
+        n
+        for n, m in summary.items()
+        if n.startswith(prefix) and "sigma_change_last_quarter_mean" in m and not n.endswith("-prototype")
+    ]
+    if prefix == "":
+        bayesian = [n for n in bayesian if _digits(summary, n)]
+    worst = max(bayesian, key=lambda n: abs(summary[n]["sigma_change_last_quarter_mean"]))
+    worst_change = summary[worst]["sigma_change_last_quarter_mean"]
     rows = [
         (
-            "SSVI 0.1 accuracy within 0.5 points of dense VI",
+            f"SSVI 0.1 accuracy within {acc_points:g} points of dense VI",
             f"{(s['acc_mean'] - d['acc_mean']) * 100:+.2f} points",
-            s["acc_mean"] >= d["acc_mean"] - 0.005,
+            s["acc_mean"] >= d["acc_mean"] - acc_points / 100,
         ),
         (
-            "SSVI 0.1 NLL within 0.02 of dense VI",
+            f"SSVI 0.1 NLL within {nll_gap:g} of dense VI",
             f"{s['nll_mean'] - d['nll_mean']:+.3f}",
-            s["nll_mean"] <= d["nll_mean"] + 0.02,
+            s["nll_mean"] <= d["nll_mean"] + nll_gap,
         ),
         (
             "SSVI 0.1 NLL better than the static mask at 0.1",
@@ -99,13 +118,51 @@ def targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
             d["train_flops_mean"] / s["train_flops_mean"] >= 8,
         ),
         (
-            "σ converged: mean σ moves < 5 % over the last quarter (SSVI 0.1 and dense VI)",
-            f"{s['sigma_change_last_quarter_mean'] * 100:+.1f} % / "
-            f"{d['sigma_change_last_quarter_mean'] * 100:+.1f} %",
-            max(abs(s["sigma_change_last_quarter_mean"]), abs(d["sigma_change_last_quarter_mean"])) < 0.05,
+            "σ converged: mean σ moves ≤ 5 % over the last quarter, every VI run (prototypes aside)",
+            f"largest: {worst} {worst_change * 100:+.1f} %",
+            abs(worst_change) <= 0.05,
         ),
     ]
     return [{"target": t, "measured": v, "": "**met**" if ok else "**missed**"} for t, v, ok in rows]
+
+
+def tuning_rows(tuning: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """Per run: the grid it was tuned on, the chosen point and its validation scores."""
+    rows = []
+    for run, t in tuning.items():
+        if not t["grid"]:
+            rows.append({"run": run, "grid points": "0 (fixed by the run)", "chosen": "–"})
+            continue
+        best = next(r for r in t["grid"] if all(r[k] == v for k, v in t["chosen"].items()))
+        rows.append(
+            {
+                "run": run,
+                "grid points": str(len(t["grid"])),
+                "chosen": ", ".join(f"{k} {v:g}" for k, v in t["chosen"].items()),
+                "validation NLL": f"{best['val_nll']:.3f}",
+                "validation acc %": f"{best['val_acc'] * 100:.2f}",
+                "worst point's NLL": f"{max(r['val_nll'] for r in t['grid']):.3f}",
+                "tuning s": f"{t['seconds']:.0f}",
+            }
+        )
+    return rows
+
+
+def layout_rows(layout: dict[str, list[dict[str, Any]]]) -> list[dict[str, str]]:
+    """Per SSVI run: each Bayesian layer's support density, and the whole net's."""
+    rows = []
+    for run, layers in layout.items():
+        total = sum(layer["support"] for layer in layers)
+        weights = sum(layer["support"] / layer["density"] for layer in layers)
+        rows.append(
+            {
+                "run": run,
+                "layer densities": " / ".join(f"{layer['density']:.3f}" for layer in layers),
+                "non-zero weights": f"{total:,}",
+                "overall density": f"{total / weights:.3f}",
+            }
+        )
+    return rows
 
 
 def convergence_rows(summary: dict[str, dict[str, Any]], names: list[str]) -> list[dict[str, str]]:
@@ -125,33 +182,15 @@ def convergence_rows(summary: dict[str, dict[str, Any]], names: list[str]) -> li
 
 
 def convergence_verdict(summary: dict[str, dict[str, Any]], tolerance: float = 0.05) -> str:
-    """Which runs' mean σ settled (moved < 5 % over the last quarter) and which did not, from the numbers."""
-    runs = [
-        r
-        for r in (
-            "dense-vi-prototype",
-            "dense-vi-untempered",
-            "dense-vi",
-            "static-0.1",
-            "ssvi-0.1-prototype",
-            "ssvi-0.1",
-        )
-        if r in summary and "sigma_change_last_quarter_mean" in summary[r]
-    ]
-    settled = [r for r in runs if abs(summary[r]["sigma_change_last_quarter_mean"]) < tolerance]
+    """Which runs' mean σ settled (moved ≤ 5 % over the last quarter) and which did not, from the numbers."""
+    runs = [r for r, m in summary.items() if "sigma_change_last_quarter_mean" in m]
+    settled = [r for r in runs if abs(summary[r]["sigma_change_last_quarter_mean"]) <= tolerance]
     moving = [r for r in runs if r not in settled]
     text = (
-        f"Measured: σ settled (< {tolerance:.0%} change over the last quarter) in "
+        f"Measured: σ settled (≤ {tolerance:.0%} change over the last quarter) in "
         f"{', '.join(settled) or 'no run'}"
     )
-    text += f"; still moving in {', '.join(moving)}." if moving else "."
-    if "ssvi-0.1" in moving:
-        text += (
-            " For SSVI the last quarter is exactly the stretch after T_end = 0.75: the swaps keep replacing "
-            "large-σ weights (the SNR criterion removes them first) and fresh weights start at the layer's "
-            "mean ρ, so σ relaxes upwards only once the support stops changing (see the trajectory)."
-        )
-    return text
+    return text + (f"; still moving in {', '.join(moving)}." if moving else ".")
 
 
 def shift_rows(summary: dict[str, dict[str, Any]], names: list[str]) -> list[dict[str, str]]:
@@ -168,71 +207,92 @@ def shift_rows(summary: dict[str, dict[str, Any]], names: list[str]) -> list[dic
     return rows
 
 
+def _digits(summary: dict[str, dict[str, Any]], r: str) -> bool:
+    return summary[r].get("dataset", "digits") == "digits"
+
+
 def write_report(ctx: StageContext) -> None:
     summary = json.loads(ctx.inputs["metrics"].read_text())
     agreement = summary.pop("_criteria_agreement", {})
+    layout = summary.pop("_layout", {})
+    tuning = summary.pop("_tuning", {})
     figures = report.copy_figures(ctx.outputs["figures"], ctx.inputs["figures"])
     rel = ctx.outputs["report"].parent
     runs = list(summary)
+    digits = [r for r in runs if _digits(summary, r)]
+    fmnist = [r for r in runs if r.startswith(FMNIST)]
     doc = report.Document(f"SSVI — Sparse Subspace Variational Inference (profile `{ctx.profile}`)")
     doc.para(
         "Li et al., ICLR 2024. A mean-field Gaussian posterior N(μ, softplus(ρ)²) lives on a sparse support "
         "of fixed size s (exact zeros elsewhere); Bayesian linear/conv layers sample pre-activations by "
-        "local reparameterisation; the loss is NLL + β·KL(q‖N(0,1))/N with β warmed up. Every ΔT iterations "
-        "until T_end, each layer removes a fraction α/2·(1+cos(πt/T_end)) of its active weights by a removal "
-        "criterion and adds as many inactive weights with the largest dense |∂L/∂μ|, starting at μ = 0 and "
-        "the layer's mean ρ, with their optimiser state cleared. Baselines (deterministic net, MC dropout, "
-        "deep ensemble of 5, dense VI, VI on a static random mask) run in the same stage on the same split; "
-        "means ± standard deviations over seeds."
+        "local reparameterisation; the loss is NLL + β·KL(q‖N(0,1))/N with β warmed up over half the run. "
+        "Every ΔT iterations until T_end, each layer removes a fraction α/2·(1+cos(πt/T_end)) of its active "
+        "weights by a removal criterion and grows as many with the largest dense |∂L/∂μ| (see the layout "
+        "section). Baselines (deterministic net, MC dropout, deep ensemble of 5, dense VI, VI on a static "
+        "random mask) run in the same stage under the same protocol; means ± standard deviations over seeds."
     )
     doc.para(
         report.provenance(ctx.project, ctx.profile)
         + " Reproduce: `dvc repro ssvi-report` or `studies run ssvi`."
     )
-    doc.heading("Targets")
-    doc.table(
-        targets(summary)
-        or [
-            {
-                "target": "the cpu targets",
-                "measured": "need runs ssvi-0.1, dense-vi and static-0.1 (profile cpu)",
-                "": "–",
-            }
-        ]
+    doc.heading("Protocol: the same for every method")
+    doc.para(
+        "Each dataset's training set loses a stratified validation share (`ssvi.prepare.val_size`). Every "
+        "run (baselines included) is fitted once per point of its dataset's grid of weight decay × epochs "
+        "(`ssvi.train.tune.grids`, seed `tune.seed`) on the rest and scored by its posterior-predictive NLL "
+        "on the validation rows; the point with the lowest NLL is refitted on the whole training set for "
+        "every seed. A run that sets a grid key itself keeps it (the prototype runs reproduce ANCHORS.md). "
+        "A deep ensemble is tuned as one member. All methods use Adam with weight decay on every parameter "
+        "but ρ and a learning rate annealed to 0 by a cosine. The test set is read only by ssvi-evaluate, "
+        "once, after all choices are made."
     )
+    doc.table(tuning_rows(tuning) or [{"run": "–", "grid points": "no tuning in this profile"}])
+    doc.heading("Targets: digits")
+    doc.table(targets(summary))
     doc.para(
         "The 450-digit test set resolves about 0.5 accuracy points (one digit is 0.22), so NLL, ECE, several "
         "seeds and the shift test carry the comparison."
     )
-    doc.heading("Methods (MLP 64-256-256-10 on digits; ResNet-18 on CIFAR in the `paper` profile)")
-    mlp = [
+    doc.heading("Targets: Fashion-MNIST")
+    doc.table(targets(summary, FMNIST, acc_points=1.0, nll_gap=0.03))
+    doc.heading("Methods on digits (MLP 64-256-256-10)")
+    main = [
         r
-        for r in runs
+        for r in digits
         if summary[r].get("arch") != "cnn"
         and not r.startswith("dense-vi-")
         and not r.startswith("ssvi-0.1-")
         and not (r.startswith("ssvi-") and r not in ("ssvi-0.1", "ssvi-0.05"))
     ]
-    doc.table(method_rows(summary, mlp))
+    doc.table(method_rows(summary, main))
     doc.para(
         "Posterior predictive with K weight samples (`n_samples`); the mean-weights columns use μ alone. "
         "Training FLOPs are counted analytically from the active weights (`studies/ssvi/flops.py`): 3 "
         "forward passes per step, two products per Bayesian layer (mean and variance), plus a dense weight "
-        "gradient at each support update; a deep ensemble counts all its members."
+        "gradient at each support update; a deep ensemble counts all its members. Tuning fits are not "
+        "counted (every method pays for its grid alike)."
     )
     doc.figures([f for f in figures if f.name == "reliability.png"], rel)
-    doc.heading("Small CNN on digits")
-    doc.table(
-        method_rows(summary, [r for r in runs if summary[r].get("arch") == "cnn"], dense="cnn-dense-vi")
-    )
-    doc.heading("Accuracy and NLL against density")
+    doc.heading("Fashion-MNIST (MLP on 28×28 images)")
+    if fmnist:
+        doc.table(method_rows(summary, fmnist, dense=f"{FMNIST}dense-vi"))
+        doc.figures([f for f in figures if f.name == "reliability-fmnist.png"], rel)
+        doc.table(shift_rows(summary, fmnist))
+        doc.para("Shift test on Fashion-MNIST: entropy / AUROC on rotated and noised test images.")
+    else:
+        doc.para("Not measured yet: this profile has no Fashion-MNIST runs.")
+    cnn = [r for r in digits if summary[r].get("arch") == "cnn"]
+    if cnn:
+        doc.heading("Small CNN on digits")
+        doc.table(method_rows(summary, cnn, dense="cnn-dense-vi"))
+    doc.heading("Accuracy and NLL against density (digits)")
     doc.table(
         method_rows(
             summary,
             sorted(
                 (
                     r
-                    for r in runs
+                    for r in digits
                     if summary[r].get("method") == "ssvi"
                     and summary[r].get("arch") == "mlp"
                     and summary[r].get("criterion") == "snr_abs_theta"
@@ -242,8 +302,8 @@ def write_report(ctx: StageContext) -> None:
         )
     )
     doc.figures([f for f in figures if f.name.startswith("density-")], rel)
-    doc.heading("Removal criteria (SSVI, density 0.1)")
-    crit = [r for r in runs if r in ("ssvi-0.1", f"ssvi-0.1-{summary[r].get('criterion')}")]
+    doc.heading("Removal criteria (SSVI, density 0.1, digits)")
+    crit = [r for r in digits if r in ("ssvi-0.1", f"ssvi-0.1-{summary[r].get('criterion')}")]
     doc.table(
         [
             {
@@ -268,39 +328,34 @@ def write_report(ctx: StageContext) -> None:
     doc.para(
         "SNR |μ|/σ and the SNR of |θ| must rank every support identically: for θ ~ N(μ, σ²), E|θ|/sd|θ| "
         "depends on |μ|/σ alone and increases with it (`tests/studies/ssvi/test_ssvi_sparsity.py` checks "
-        "τ = 1 on random weights), so the two runs above differ only through ties. They part ways when the "
-        "folded normal's variance μ² + σ² − (E|θ|)² is evaluated in float32: it cancels to 0 once "
-        "|μ|/σ ≈ 10⁴, every such weight scores ∞ and ties; this code computes it in float64 (tested). |μ| "
-        "and E|θ| do differ from the SNRs: a weight with μ = 0 and σ = 1 has the largest E|θ| of the "
-        "hand-made layer in the tests but the lowest SNR."
+        "τ = 1 on random weights). The code computes the folded normal's variance in float64: in float32 it "
+        "cancels to 0 once |μ|/σ ≈ 10⁴ and every such weight would tie."
     )
-    doc.heading("Is the posterior variance learned?")
-    doc.table(
-        convergence_rows(
-            summary,
-            [
-                r
-                for r in (
-                    "dense-vi-prototype",
-                    "dense-vi-untempered",
-                    "dense-vi",
-                    "ssvi-0.1-prototype",
-                    "ssvi-0.1",
-                    "static-0.1",
-                )
-                if r in summary
-            ],
-        )
-    )
+    doc.heading("Sparsity layout and support updates")
     doc.para(
-        "`dense-vi-prototype` is ANCHORS.md's setting (ρ on Adam at 1e-3, β = 1): σ starts at 1e-3 and can "
-        "only creep up by the optimiser's step size, so it is still growing at the end and the 'posterior' "
-        "is nearly a point estimate with a huge KL. Giving ρ its own learning rate (0.1) lets σ reach the "
-        "ELBO's optimum (`dense-vi-untempered`), and that optimum, with a N(0,1) prior and 1,347 digits, is "
-        "so broad that the predictions are under-confident. Tempering the KL to 0.01/N (a 'cold' posterior, "
-        "the usual practice for BNNs; chosen on a validation split of the training digits, not on the test "
-        "set) is the profile's default for every Bayesian run; `ssvi-0.1-prototype` is SSVI in the "
-        "prototype's setting, to show what the change does to SSVI. " + convergence_verdict(summary)
+        "The reference code (ljb121002/SSVI, `rigl_torch/RigL.py`, `train_cifar.py`) keeps the first weight"
+        " layer dense and puts `density` in every other layer, updates every ΔT = 100 iterations until "
+        "T_end = 0.75 of training with α = 0.3, lets a weight it has just removed be regrown at once (it "
+        "then keeps its μ and ρ), gives a newly grown weight μ = 0 and the mean ρ of the layer's surviving "
+        "weights, and anneals the learning rates by a cosine to 0. This code does all of these; the first-"
+        "layer rule is a switch (`dense_first_layer`), on in the `paper` profile (ResNet-18's stem is 0.02 "
+        "% of its weights) and measured by `ssvi-0.1-dense-first` on digits. The `cpu` profile's MLPs put "
+        "the run's density in every layer: their first layer holds 19 % (digits) and 86 % (Fashion-MNIST) "
+        "of the weights, so keeping it dense would cap the training-FLOPs saving far below the 8× target. "
+        "The paper's text was not available offline to say which of these rules it states; they follow the "
+        "reference code, not a reading of the paper."
+    )
+    doc.table(layout_rows(layout) or [{"run": "–", "layer densities": "no SSVI run"}])
+    doc.heading("Is the posterior variance learned?")
+    bayes = [r for r in runs if "mean_sigma_mean" in summary[r]]
+    doc.table(convergence_rows(summary, bayes))
+    doc.para(
+        "`dense-vi-prototype` and `ssvi-0.1-prototype` are ANCHORS.md's setting (ρ on Adam at 1e-3, β = 1, a "
+        "constant learning rate): σ starts at 1e-3 and can only creep up by the optimiser's step size. The "
+        "other runs give ρ its own learning rate (0.1), temper the KL to 0.01/N (chosen on a validation "
+        "split in the first version of this study) and anneal both learning rates by a cosine, as the "
+        "reference code does; after T_end = 0.75 the rate is at most 15 % of its start and falls to 0, "
+        "which is what lets σ settle after SSVI's last support update. " + convergence_verdict(summary)
     )
     doc.figures([f for f in figures if f.name.startswith("trajectory-")], rel)
     doc.heading("Shift test: predictive entropy on rotated and noised digits")
@@ -323,19 +378,24 @@ def write_report(ctx: StageContext) -> None:
         )
     )
     doc.para(
-        "AUROC of telling shifted from clean test digits by predictive entropy (0.5: blind to the shift)."
+        "AUROC of telling shifted from clean test images by predictive entropy (0.5: blind to the shift)."
     )
     doc.heading("For orientation (ANCHORS.md, this machine, before this study)")
     doc.table([{"run": a, "acc %": b, "NLL": c, "ECE %": d} for a, b, c, d in ORIENTATION])
-    doc.heading("The paper's published claims (ResNet-18 on CIFAR-10/100; not run here)")
+    doc.heading("The paper's published claims (ResNet-18 on CIFAR-10/100; the paper's numbers, not ours)")
     doc.table([{"claim (paper)": a, "value": b, "note": c} for a, b, c in PAPER_CLAIMS])
+    doc.para(
+        "The `paper` profile trains ResNet-18 on CIFAR-10 with the reference code's settings; it needs a GPU "
+        "and has not been run here (benchmarks/ssvi_gpu_check.py bounds it to a few epochs on one)."
+    )
     doc.heading("Deviations from the paper, stated")
     doc.para(
-        "Digits and an MLP/small CNN instead of ResNet-18 on CIFAR (the `paper` profile has the ResNet-18 "
-        "path; CIFAR must be placed by hand). The same density in every layer. Biases are point estimates "
-        "(no KL). Adam with a separate learning rate for ρ and a KL tempered to 0.01/N, for the reasons in "
-        "the section on σ above. FLOPs are analytic: masked dense products give no wall-clock gain on CPU "
-        "(`benchmarks/ssvi_epoch_time.py`)."
+        "Digits and Fashion-MNIST with MLPs instead of ResNet-18 on CIFAR (the `paper` profile has the "
+        "ResNet-18 path, on the mirror's lossy JPEG copy of CIFAR-10 when the canonical one is absent, and "
+        "without the reference's crop/flip augmentation). Fashion-MNIST on a 10,000-image training subset "
+        "and 5,000 test images. Adam instead of SGD on the `cpu` profile, with a separate learning rate for "
+        "ρ and a KL tempered to 0.01/N. Biases are point estimates (no KL). FLOPs are analytic: masked dense "
+        "products give no wall-clock gain on CPU (`benchmarks/ssvi_epoch_time.py`)."
     )
     doc.write(ctx.outputs["report"])
     mlflow.log_artifact(str(ctx.outputs["report"]), "report")

@@ -1,4 +1,10 @@
-"""ssvi-train: every configured run (method × density × criterion × architecture) for every seed.
+"""ssvi-train: every configured run (method × density × criterion × architecture × dataset) for every seed,
+after choosing each run's weight decay and epochs on a validation split (studies/ssvi/tuning.py).
+
+Tuning fits every run once per point of its dataset's grid, `train.tune.grids.<dataset>` (seed
+`train.tune.seed`), on the training set less its validation rows and scores each by the posterior-predictive
+NLL on those rows; the final fits then train on the whole training set with the chosen values. `tuning.json`
+records every point's validation scores and the choice; the test set is touched only by ssvi-evaluate.
 
 Runs are independent, so they fan out over worker processes (`train.workers`; 1 = in this process, which a
 GPU device requires). Each (run, seed) leaves `<run>/seed<k>/model.pt` (its state dicts: an ensemble has
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +32,13 @@ from mlflow.entities import Metric
 from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
 
+from studies.common import calibration
 from studies.common.devices import resolve_device
 from studies.common.parallel import ordered_map
 from studies.ssvi.config import SSVIConfig
-from studies.ssvi.models import INPUT_SHAPES
+from studies.ssvi.evaluate import predict
 from studies.ssvi.train import fit_job, load_models
+from studies.ssvi.tuning import fit_and_validation, grid_points, select, tuning_config
 from tasks.orchestration import resume
 from tasks.orchestration.resume import FitStore
 from tasks.orchestration.stage_runner import StageContext
@@ -52,31 +61,63 @@ def run_configs(train_params: dict[str, Any]) -> dict[str, SSVIConfig]:
 def train(ctx: StageContext) -> None:
     p = ctx.params["train"]
     configs = run_configs(p)
-    split, _ = load(ctx.inputs["prepared"])
+    data = load(ctx.inputs["prepared"])
+    missing = sorted({cfg.dataset for cfg in configs.values()} - set(data))
+    if missing:
+        raise ValueError(
+            f"runs train on {', '.join(missing)}, which ssvi.prepare.datasets does not prepare. "
+            "Fix: add it there, or change the runs' `dataset`."
+        )
     device = resolve_device(p.get("device", "cpu"))
     workers = 1 if device.type != "cpu" else p.get("workers", 0)
-    jobs = [
-        {
-            "run": name,
+    threads = 1 if workers != 1 else torch.get_num_threads()
+    parts = {name: _parts(split) for name, (split, _) in data.items()}
+    mlflow.set_tags({"device": str(device)})
+    start = time.perf_counter()
+    store = FitStore(resume.state_dir(ctx))
+    code = resume.step_code("ssvi", ctx.step)
+    fingerprints = {
+        (name, part): resume.fingerprint(X, y) for name, ps in parts.items() for part, (X, y) in ps.items()
+    }
+
+    def job(run: str, seed: int, cfg: SSVIConfig, part: str) -> dict[str, Any]:
+        X, y = parts[cfg.dataset][part]
+        return {
+            "run": run,
             "seed": seed,
             "config": cfg.to_dict(),
-            "X": split["X_train"],
-            "y": split["y_train"],
+            "X": X,
+            "y": y,
             "device": str(device),
-            "threads": 1 if workers != 1 else torch.get_num_threads(),
+            "threads": threads,
+            "data": fingerprints[(cfg.dataset, part)],
         }
+
+    tune = p.get("tune") or {}
+    tune_seed = tune.get("seed", p["seeds"][0])
+    points = {
+        name: grid_points(tune.get("grids", {}).get(cfg.dataset, {}), (p["runs"][name] or {}).keys())
         for name, cfg in configs.items()
-        for seed in p["seeds"]
+    }
+    tuning_jobs = [
+        job(f"tune/{name}/{_label(point)}", tune_seed, tuning_config(cfg, point), "fit")
+        for name, cfg in configs.items()
+        for point in points[name]
+        if point
     ]
+    print(f"tuning: {len(tuning_jobs)} fits on the training sets less their validation rows ({device})")
+    tuned = _fit_or_resume(tuning_jobs, workers, store, start, code)
+    tuning = _choose(configs, points, tuned, parts, tune_seed)
+    configs = {name: replace(cfg, **tuning[name]["chosen"]) for name, cfg in configs.items()}
+    jobs = [job(name, seed, cfg, "all") for name, cfg in configs.items() for seed in p["seeds"]]
     print(
         f"training {len(configs)} runs × {len(p['seeds'])} seeds = {len(jobs)} fits on {device} "
         f"({workers or 'all'} workers)"
     )
-    mlflow.set_tags({"device": str(device)})
-    start = time.perf_counter()
-    store = FitStore(resume.state_dir(ctx))
-    results = _fit_or_resume(jobs, workers, split, store, start, resume.step_code("ssvi", ctx.step))
+    results = _fit_or_resume(jobs, workers, store, start, code)
     out = ctx.outputs["train"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tuning.json").write_text(json.dumps(tuning, indent=2) + "\n")
     metrics: list[Metric] = []
     for result in results:
         folder = out / result["run"] / f"seed{result['seed']}"
@@ -91,6 +132,7 @@ def train(ctx: StageContext) -> None:
                     "config": configs[result["run"]].to_dict(),
                     "train_flops": result["train_flops"],
                     "seconds": round(result["seconds"], 2),
+                    "tuning_seconds": tuning[result["run"]]["seconds"],
                 },
                 indent=2,
             )
@@ -98,26 +140,68 @@ def train(ctx: StageContext) -> None:
         )
         metrics += _metrics(result, first_seed=result["seed"] == p["seeds"][0])
     _log_batch(metrics)
+    mlflow.log_dict(tuning, "tuning.json")
     mlflow.log_metric("train_seconds", round(time.perf_counter() - start, 1))
     if LOGGED_MODEL_RUN in configs:
+        cfg = configs[LOGGED_MODEL_RUN]
         first = next(r for r in results if r["run"] == LOGGED_MODEL_RUN)
-        _log_model(configs[LOGGED_MODEL_RUN], first["seed"], first["state_dicts"], split["X_train"])
+        _log_model(cfg, first["seed"], first["state_dicts"], parts[cfg.dataset]["all"][0])
     store.clear()
+
+
+Parts = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def _parts(split: dict[str, np.ndarray]) -> Parts:
+    """The arrays fits train and are scored on: the training set, it less its validation rows, those rows."""
+    X_fit, y_fit, X_val, y_val = fit_and_validation(split)
+    return {"all": (split["X_train"], split["y_train"]), "fit": (X_fit, y_fit), "val": (X_val, y_val)}
+
+
+def _label(point: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v:g}" for k, v in point.items())
+
+
+def _choose(
+    configs: dict[str, SSVIConfig],
+    points: dict[str, list[dict[str, Any]]],
+    tuned: list[dict[str, Any]],
+    parts: dict[str, Parts],
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """run → {grid: each point with its validation NLL/accuracy/ECE, chosen: the lowest-NLL one, seconds}."""
+    by_key = {r["run"]: r for r in tuned}
+    out = {}
+    for name, cfg in configs.items():
+        rows, seconds = [], 0.0
+        for point in points[name]:
+            if not point:
+                continue
+            result = by_key[f"tune/{name}/{_label(point)}"]
+            tcfg = tuning_config(cfg, point)
+            X_val, y_val = parts[cfg.dataset]["val"]
+            models = load_models(tcfg, seed, result["state_dicts"])
+            scores = calibration.scores(predict(models, X_val, tcfg, "samples", seed=seed), y_val)
+            rows.append(point | {f"val_{k}": scores[k] for k in ("nll", "acc", "ece")})
+            seconds += result["seconds"]
+        out[name] = {"grid": rows, "chosen": select(rows) if rows else {}, "seconds": round(seconds, 2)}
+        if rows:
+            best = min(r["val_nll"] for r in rows)
+            print(f"  {name}: chose {_label(out[name]['chosen'])} (validation NLL {best:.4f})")
+    return out
 
 
 def _fit_or_resume(
     jobs: list[dict[str, Any]],
     workers: int,
-    split: dict[str, np.ndarray],
     store: FitStore,
     start: float,
     code: list[Path],
 ) -> list[dict[str, Any]]:
     """fit_job's result for every job, in job order: saved ones from `store`, the others fitted and saved as
     each finishes."""
-    data = resume.fingerprint(split["X_train"], split["y_train"])  # once, not per job
     fingerprints = {
-        _key(job): resume.fingerprint({k: v for k, v in job.items() if k not in ("X", "y")}, data, files=code)
+        _key(job): resume.fingerprint({k: v for k, v in job.items() if k not in ("X", "y")}, files=code)
         for job in jobs
     }
     done = store.load_done(fingerprints)
@@ -170,10 +254,8 @@ def _log_batch(metrics: list[Metric], chunk: int = 1000) -> None:
 def _log_model(cfg: SSVIConfig, seed: int, state_dicts: list[dict[str, torch.Tensor]], X: np.ndarray) -> None:
     """The SSVI network (one posterior draw per call, local reparameterisation) in MLflow's pt2 format."""
     model = load_models(cfg, seed, state_dicts)[0]
-    example = torch.as_tensor(X[:8], dtype=torch.float32).view(-1, *INPUT_SHAPES[cfg.arch])
-    signature = ModelSignature(
-        inputs=Schema([TensorSpec(np.dtype("float32"), (-1, *INPUT_SHAPES[cfg.arch]))])
-    )
+    example = torch.as_tensor(X[:8], dtype=torch.float32).view(-1, *cfg.input_shape)
+    signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype("float32"), (-1, *cfg.input_shape))]))
     mlflow.pytorch.log_model(
         model,
         name="ssvi-digits",

@@ -1,10 +1,8 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from studies.ssvi.data import digits_split, load_cifar, noised, rotated, shifted_sets
+from studies.ssvi.data import digits_split, image_split, noised, rotated, shifted_sets, validation_index
 
 
 def test_digits_split_is_the_anchors_split() -> None:
@@ -31,68 +29,28 @@ def test_shifts_keep_range_and_rotation_by_360_is_identity() -> None:
     assert sorted(shifted_sets(X, [30], [0.1], 0)) == ["noise0.1", "rotate30"]
 
 
-def test_missing_cifar_says_where_to_put_it(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py.*data_batch_1.*unpack it into"):
-        load_cifar(tmp_path, "cifar10")
-    with pytest.raises(ValueError, match="cifar10 or cifar100"):
-        load_cifar(tmp_path, "svhn")
-
-
-def test_cifar_files_load_as_nchw(tmp_path: Path) -> None:
-    import pickle
-
-    folder = tmp_path / "cifar-10-batches-py"
-    folder.mkdir()
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"data": np.full((2, 3072), 255, dtype=np.uint8), b"labels": [3, 7]}
-        (folder / name).write_bytes(pickle.dumps(batch))
-    d = load_cifar(tmp_path, "cifar10")
-    assert d["X_train"].shape == (10, 3, 32, 32) and d["X_test"].shape == (2, 3, 32, 32)
-    assert d["X_train"].max() == 1.0 and list(d["y_test"]) == [3, 7]
-
-
-def _cifar10(root: Path, batch: object) -> None:
-    import pickle
-
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-
-
-def test_cifar_batches_load_through_the_arrays_only_unpickler(tmp_path: Path) -> None:
+def test_image_split_subsets_stratified_and_scales_to_nchw() -> None:
     rng = np.random.default_rng(0)
-    _cifar10(
-        tmp_path,
-        {
-            b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8),
-            b"labels": [0, 1, 2, 3],
-            b"batch_label": b"x",
-            b"filenames": [b"a.png"] * 4,
-        },
+    images = rng.integers(0, 256, (200, 28, 28), dtype=np.uint8)
+    labels = np.repeat(np.arange(10), 20)
+    split = image_split((images, labels), (images[:50], labels[:50]), 100, 1000, seed=0)
+    assert split["X_train"].shape == (100, 1, 28, 28) and split["X_test"].shape == (50, 1, 28, 28)
+    assert np.bincount(split["y_train"]).tolist() == [10] * 10  # stratified
+    assert split["X_test"].dtype == np.float32 and np.allclose(split["X_test"][:, 0] * 255, images[:50])
+    colour = image_split(
+        (images[..., None].repeat(3, 3), labels), (images[:5, ..., None].repeat(3, 3), labels[:5]), 200, 5, 0
     )
-    sets = load_cifar(tmp_path, "cifar10")
-    assert sets["X_train"].shape == (20, 3, 32, 32) and sets["y_test"].tolist() == [0, 1, 2, 3]
+    assert colour["X_train"].shape == (200, 3, 28, 28)
+    with pytest.raises(ValueError, match="studies ingest"):
+        image_split((images.astype(np.float32), labels), (images, labels), 10, 10, 0)
 
 
-class _Planted:
-    def __reduce__(self):
-        import os
-
-        return (os.system, ("touch planted",))
-
-
-@pytest.mark.reliability
-def test_a_planted_cifar_pickle_is_refused_without_running_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tests.reliability import record
-
-    monkeypatch.chdir(tmp_path)
-    _cifar10(tmp_path, {b"data": _Planted(), b"labels": []})
-    with pytest.raises(
-        ValueError, match=r"data_batch_1 is not a CIFAR python batch.*refusing to unpickle (posix|os).system"
-    ):
-        load_cifar(tmp_path, "cifar10")
-    assert not (tmp_path / "planted").exists()
-    record("security", "planted pickle in a CIFAR batch refused, not run", inputs=1)
+def test_validation_index_is_a_stratified_seeded_share() -> None:
+    y = np.repeat(np.arange(10), 30)
+    val = validation_index(y, 0.2, seed=0)
+    assert len(val) == 60 and np.bincount(y[val]).tolist() == [6] * 10
+    assert np.array_equal(val, validation_index(y, 0.2, seed=0)) and not np.array_equal(
+        val, validation_index(y, 0.2, 1)
+    )
+    with pytest.raises(ValueError, match="fraction"):
+        validation_index(y, 0.0, 0)

@@ -84,7 +84,7 @@ def test_cosine_schedule_fractions() -> None:
     assert all(a > b for a, b in zip(fractions, fractions[1:]))
 
 
-def test_support_size_stays_exactly_s_and_swapped_weights_restart() -> None:
+def test_support_size_stays_exactly_s_and_fresh_weights_restart() -> None:
     gen = torch.Generator().manual_seed(0)
     layer = BayesianLinear(64, 32, density=0.1, generator=gen, init_sigma=0.05)
     s = layer.support_size
@@ -94,26 +94,51 @@ def test_support_size_stays_exactly_s_and_swapped_weights_restart() -> None:
         layer.keep_mean_weight = True
         (layer(x) ** 2).mean().backward()
         optimizer.step()
-        before = layer.mask.clone()
+        before, mu_before = layer.mask.clone(), layer.weight_mu.detach().clone()
+        rho_before = layer.weight_rho.detach().clone()
         grad = layer.last_mean_weight.grad
         k = update_support(layer, grad, update_fraction(step, 12, 0.3), "snr_abs_theta", optimizer)
         assert layer.support_size == s
         assert int((before != layer.mask).sum()) == 2 * k
         added = (layer.mask == 1) & (before == 0)
         removed = (layer.mask == 0) & (before == 1)
-        assert torch.all(layer.weight_mu[added] == 0)
-        assert torch.allclose(
-            layer.weight_rho[added], layer.weight_rho[added][0].expand_as(layer.weight_rho[added])
-        )
+        kept = (layer.mask == 1) & (before == 1)
+        assert torch.all(layer.weight_mu[added] == 0) and torch.all(layer.weight_mu[removed] == 0)
+        assert torch.equal(layer.weight_mu[kept], mu_before[kept])  # survivors and regrown keep μ and ρ
+        assert torch.equal(layer.weight_rho[kept], rho_before[kept])
+        if k:  # fresh weights start at the mean ρ of the survivors (the support before, less the removed)
+            fresh_rho = layer.weight_rho[added]
+            assert torch.allclose(fresh_rho, fresh_rho[0].expand_as(fresh_rho))
+            assert rho_before[kept].min() <= fresh_rho[0] <= rho_before[kept].max()
         state = optimizer.state[layer.weight_mu]
-        assert torch.all(state["exp_avg"][added | removed] == 0) and torch.all(
-            state["exp_avg_sq"][added | removed] == 0
-        )
-        if k:  # the added weights are the inactive ones with the largest dense gradient
-            candidates = grad.abs()[before == 0]
-            assert grad.abs()[added].min() >= torch.topk(candidates, k).values.min()
+        assert torch.all(state["exp_avg"][added] == 0) and torch.all(state["exp_avg_sq"][added] == 0)
         optimizer.zero_grad()
     assert inverse_softplus(0.05) == pytest.approx(math.log(math.expm1(0.05)))
+
+
+def test_a_just_removed_weight_with_the_largest_gradient_is_regrown_and_keeps_its_values() -> None:
+    """Weights a (weakest) and b active; the dense gradient is largest at a: the update removes a and grows it
+    straight back, so nothing leaves the support and a keeps its μ and ρ (the reference code's behaviour)."""
+    layer = _hand_made_layer()
+    layer.mask.zero_()
+    layer.mask[0, :2] = 1.0  # a (μ 0.5, σ 0.01, SNR 50) and b (μ 0.05, σ 0.0005, SNR 100): a is weaker
+    mu, rho = layer.weight_mu.detach().clone(), layer.weight_rho.detach().clone()
+    grad = torch.zeros(2, 4)
+    grad[0, 0] = 10.0
+    assert update_support(layer, grad, 0.5, "snr_mu") == 0
+    assert torch.equal(layer.mask[0, :2], torch.ones(2)) and int(layer.mask.sum()) == 2
+    assert torch.equal(layer.weight_mu, mu) and torch.equal(layer.weight_rho, rho)
+    grad[0, 0], grad[1, 3] = 0.0, 10.0  # now an inactive weight wins: a leaves, the new one starts fresh
+    assert update_support(layer, grad, 0.5, "snr_mu") == 1
+    assert layer.mask[0, 0] == 0 and layer.mask[1, 3] == 1 and layer.weight_mu[0, 0] == 0
+    assert layer.weight_mu[1, 3] == 0 and float(layer.weight_rho[1, 3].detach()) == pytest.approx(
+        float(rho[0, 1])
+    )
+
+
+def test_a_dense_layer_is_never_updated() -> None:
+    layer = BayesianLinear(8, 4, density=1.0)
+    assert update_support(layer, torch.ones(4, 8), 0.3, "snr_abs_theta") == 0 and layer.support_size == 32
 
 
 def test_unknown_criterion_is_refused_with_the_choices() -> None:

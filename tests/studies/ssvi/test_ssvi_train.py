@@ -19,7 +19,7 @@ def _blobs(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 FAST = dict(
     epochs=15,
     batch_size=32,
-    kl_warmup_epochs=2,
+    kl_warmup=0.15,
     lr=1e-2,
     lr_rho=0.1,
     kl_scale=0.01,

@@ -74,7 +74,7 @@ class Stages:
         fits."""
         results = self.root / "results" / "ci" / study
         prepared, reference, out = results / "prepared", self.root / "reference", results / "train"
-        inputs = {"digits": self.digits(), "data": self.root / "data"}  # SSVI reads the table, MLC the folder
+        inputs = {"digits": self.digits(), "data": self.root / "data"}  # the stages read data/
         self.run(study, "prepare", params, inputs, {"prepared": prepared})
         reference_run = self.run(study, "train", params, {"prepared": prepared}, {"train": reference})
         with self.killed_after_saves(saves):

@@ -1,5 +1,5 @@
-"""ssvi-train killed half-way: only the unfinished jobs go to the pool again, and the stage ends as an
-uninterrupted run would."""
+"""ssvi-train killed half-way through its tuning fits: only the unfinished jobs go to the pool again, and the
+stage ends as an uninterrupted run would (same choices, same models)."""
 
 from __future__ import annotations
 
@@ -25,14 +25,17 @@ def test_a_killed_stage_dispatches_only_the_unfinished_fits(
     stages: Stages, capsys: pytest.CaptureFixture[str]
 ) -> None:
     params = stages.params("ssvi")
+    params["prepare"]["datasets"] = {"digits": {"test_size": 0.25, "split_seed": 0}}
     params["train"] |= {"seeds": [0, 1], "runs": RUNS, "workers": 2}
+    params["train"]["tune"] = {"seed": 0, "grids": {"digits": {"weight_decay": [0.0, 0.01]}}}
     params["train"]["defaults"] |= {"epochs": 2}
-    prepared, reference, reference_run, out, state = stages.train_interrupted("ssvi", params, saves=3)
+    prepared, reference, reference_run, out, state = stages.train_interrupted("ssvi", params, 3)
     saved = {
         str(p.relative_to(state))[:-3]: torch.load(p, weights_only=True)["result"]
         for p in state.rglob("*.pt")
     }
-    assert len(saved) == 3 and set(saved) < set(FITS)  # which three: whichever the two workers finished first
+    tuning = {f"tune/{run}/weight_decay={wd}/seed0" for run in RUNS for wd in ("0", "0.01")}
+    assert len(saved) == 3 and set(saved) < tuning  # which three: whichever the two workers finished first
     shutil.rmtree(
         out, ignore_errors=True
     )  # what `dvc repro` does before it reruns a stage (none yet: written at the end)
@@ -42,7 +45,10 @@ def test_a_killed_stage_dispatches_only_the_unfinished_fits(
 
     printed = capsys.readouterr().out
     assert f"resuming: 3 of 6 fits already done (state in {state})" in printed
-    assert re.findall(r"(\d+)/(\d+) fits done", printed) == [("1", "3"), ("2", "3"), ("3", "3")]
+    progress = re.findall(r"(\d+)/(\d+) fits done", printed)
+    assert progress == [(str(i), "3") for i in range(1, 4)] + [(str(i), "6") for i in range(1, 7)]
+    chosen_a, chosen_b = (json.loads((d / "tuning.json").read_text()) for d in (reference, out))
+    assert {r: c["grid"] for r, c in chosen_a.items()} == {r: c["grid"] for r, c in chosen_b.items()}
     assert not state.exists()
     for key in FITS:  # bit-identical to the uninterrupted run
         a, b = reference / key, out / key
@@ -54,9 +60,11 @@ def test_a_killed_stage_dispatches_only_the_unfinished_fits(
             assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa), key
         assert pl.read_parquet(a / "history.parquet").equals(pl.read_parquet(b / "history.parquet"))
         run_a, run_b = json.loads((a / "run.json").read_text()), json.loads((b / "run.json").read_text())
-        assert run_a | {"seconds": 0} == run_b | {"seconds": 0}
-        if key in saved:  # a reused fit keeps the time of the attempt that fitted it
-            assert run_b["seconds"] == round(saved[key]["seconds"], 2)
+        timeless = {"seconds": 0, "tuning_seconds": 0}
+        assert run_a | timeless == run_b | timeless
+    for run in RUNS:  # a reused tuning fit keeps the time of the attempt that fitted it
+        reused = sum(fit["seconds"] for key, fit in saved.items() if key.startswith(f"tune/{run}/"))
+        assert chosen_b[run]["seconds"] >= round(reused, 2) - 0.01
     assert stages.metrics(resumed_run, skip="train_seconds") == stages.metrics(
         reference_run, skip="train_seconds"
     )

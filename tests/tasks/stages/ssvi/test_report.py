@@ -1,0 +1,65 @@
+"""The SSVI report's new tables from hand-made summaries: targets per dataset (met, missed, not measured),
+the tuning record, the support layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasks.stages.ssvi.report import layout_rows, targets, tuning_rows
+
+
+def _run(acc: float, nll: float, ece: float, flops: float, sigma_change: float | None, dataset: str) -> dict:
+    m: dict[str, Any] = {"acc_mean": acc, "nll_mean": nll, "ece_mean": ece, "train_flops_mean": flops}
+    if sigma_change is not None:
+        m["sigma_change_last_quarter_mean"] = sigma_change
+    return m | {"dataset": dataset}
+
+
+def test_fashion_mnist_targets_use_their_own_tolerances_and_every_vi_run() -> None:
+    summary = {
+        "fmnist-dense-vi": _run(0.860, 0.400, 0.020, 100.0, 0.01, "fashion_mnist"),
+        "fmnist-ssvi-0.1": _run(0.852, 0.425, 0.015, 11.0, -0.02, "fashion_mnist"),
+        "fmnist-static-0.1": _run(0.850, 0.450, 0.030, 10.0, 0.06, "fashion_mnist"),
+        "ssvi-0.1-prototype": _run(0.97, 0.09, 0.02, 1.0, 0.30, "digits"),  # another dataset: not counted
+    }
+    rows = {r["target"]: (r["measured"], r[""]) for r in targets(summary, "fmnist-", 1.0, 0.03)}
+    assert rows["SSVI 0.1 accuracy within 1 points of dense VI"] == ("-0.80 points", "**met**")
+    assert rows["SSVI 0.1 NLL within 0.03 of dense VI"] == ("+0.025", "**met**")
+    assert rows["≥ 8× fewer training FLOPs than dense VI"] == ("9.1×", "**met**")
+    sigma = rows["σ converged: mean σ moves ≤ 5 % over the last quarter, every VI run (prototypes aside)"]
+    assert sigma == ("largest: fmnist-static-0.1 +6.0 %", "**missed**")  # the static mask counts too
+    assert targets(summary, "", 0.5, 0.02)[0]["measured"].startswith("not measured yet")
+
+
+def test_digits_sigma_target_leaves_out_the_prototypes_and_other_datasets() -> None:
+    summary = {
+        "dense-vi": _run(0.98, 0.06, 0.02, 100.0, 0.02, "digits"),
+        "ssvi-0.1": _run(0.975, 0.07, 0.01, 10.0, 0.04, "digits"),
+        "static-0.1": _run(0.97, 0.08, 0.03, 10.0, -0.01, "digits"),
+        "dense-vi-prototype": _run(0.97, 0.07, 0.01, 100.0, 0.50, "digits"),
+        "fmnist-ssvi-0.1": _run(0.85, 0.4, 0.02, 10.0, 0.40, "fashion_mnist"),
+    }
+    rows = {r["target"].split(":")[0]: r for r in targets(summary)}
+    assert (
+        rows["σ converged"]["measured"] == "largest: ssvi-0.1 +4.0 %" and rows["σ converged"][""] == "**met**"
+    )
+
+
+def test_tuning_and_layout_tables() -> None:
+    tuning = {
+        "dense-vi": {
+            "grid": [
+                {"weight_decay": 0.0, "val_nll": 0.08, "val_acc": 0.97, "val_ece": 0.01},
+                {"weight_decay": 0.001, "val_nll": 0.06, "val_acc": 0.98, "val_ece": 0.01},
+            ],
+            "chosen": {"weight_decay": 0.001},
+            "seconds": 12.4,
+        },
+        "dense-vi-prototype": {"grid": [], "chosen": {}, "seconds": 0.0},
+    }
+    rows = tuning_rows(tuning)
+    assert rows[0]["chosen"] == "weight_decay 0.001" and rows[0]["validation NLL"] == "0.060"
+    assert rows[0]["worst point's NLL"] == "0.080" and rows[1]["grid points"] == "0 (fixed by the run)"
+    layout = {"ssvi-0.1-dense-first": [{"support": 100, "density": 1.0}, {"support": 30, "density": 0.1}]}
+    (row,) = layout_rows(layout)
+    assert row["layer densities"] == "1.000 / 0.100" and row["overall density"] == f"{130 / 400:.3f}"
