@@ -25,7 +25,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from studies.common.devices import resolve_device  # noqa: E402
+from studies.common.devices import device_record, resolve_device  # noqa: E402
 from studies.common.metrics import cluster_scores  # noqa: E402
 from studies.mlc.config import MLCConfig  # noqa: E402
 from studies.mlc.data import image_arrays  # noqa: E402
@@ -82,6 +82,7 @@ def run(images: np.ndarray, y: np.ndarray, cfg: MLCConfig, seed: int) -> dict:
     return {
         "n": len(X),
         "device": str(device),
+        **device_record(device),
         "fit_seconds": round(seconds, 1),
         "images_per_second": round(seen / seconds, 1),
         "peak_memory_mb": round(peak_memory_mb(device), 1),

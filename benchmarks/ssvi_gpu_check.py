@@ -27,6 +27,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from studies.common import calibration  # noqa: E402
+from studies.common.devices import device_record  # noqa: E402
 from studies.ssvi.config import SSVIConfig  # noqa: E402
 from studies.ssvi.data import image_split  # noqa: E402
 from studies.ssvi.evaluate import predict  # noqa: E402
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         print(json.dumps(rows[-1]), flush=True)
     report = {
         "device": str(device),
+        **device_record(device),
         "profile": args.profile,
         "n_train": n_train,
         "n_test": n_test,

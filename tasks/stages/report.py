@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -35,6 +36,22 @@ def copy_figures(dst: Path, *sources: Path) -> list[Path]:
         shutil.rmtree(dst)
     dst.mkdir(parents=True)
     return [Path(shutil.copy2(f, dst / f.name)) for src in sources for f in sorted(src.glob("*.png"))]
+
+
+def gpu_checks(folder: Path | None, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+    """A study's device-check results copied into reports/gpu (`<prefix>*.json`), by file name: the partial
+    GPU runs a report prints, labelled with the GPU."""
+    if folder is None or not folder.is_dir():
+        return []
+    return [(p.name, json.loads(p.read_text())) for p in sorted(folder.glob(f"{prefix}*.json"))]
+
+
+def device_label(check: dict[str, Any]) -> str:
+    """'NVIDIA H200, torch 2.11.0+cu130, 2026-11-30' from a check's JSON (older ones name only 'cuda')."""
+    return (
+        f"{check.get('gpu', check.get('device', 'an unnamed device'))}, torch {check.get('torch', '?')}, "
+        + (check.get("date", "undated"))
+    )
 
 
 class Document:

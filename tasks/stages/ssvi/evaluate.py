@@ -122,7 +122,9 @@ def evaluate(ctx: StageContext) -> None:
 
 
 def _convergence(history: pl.DataFrame) -> dict[str, float]:
-    """Final mean σ and KL/N, and their relative change over the last quarter of training (≈ 0: converged)."""
+    """Final mean σ and KL/N, and their relative change over the last quarter of training (≈ 0: converged),
+    and σ's change over the whole run: ≈ 0 there means σ never moved (the `paper` profile's SGD on ρ, see
+    reports/gpu/README.md), which is not convergence."""
     if "mean_sigma" not in history.columns:
         return {}
     q = history.height * 3 // 4 - 1
@@ -133,6 +135,7 @@ def _convergence(history: pl.DataFrame) -> dict[str, float]:
         "kl_per_example": end["kl_per_example"],
         "neg_elbo": end["neg_elbo"],
         "sigma_change_last_quarter": end["mean_sigma"] / at_q["mean_sigma"] - 1,
+        "sigma_change_whole_run": end["mean_sigma"] / history.row(0, named=True)["mean_sigma"] - 1,
         "kl_change_last_quarter": end["kl_per_example"] / at_q["kl_per_example"] - 1,
     }
 

@@ -67,6 +67,9 @@ def method_rows(
     return rows
 
 
+UNMOVED = 0.01  # mean σ changed less than this over a whole run: never learned, not converged
+
+
 def targets(
     summary: dict[str, dict[str, Any]], prefix: str = "", acc_points: float = 0.5, nll_gap: float = 0.02
 ) -> list[dict[str, str]]:
@@ -91,6 +94,8 @@ def targets(
         bayesian = [n for n in bayesian if _digits(summary, n)]
     worst = max(bayesian, key=lambda n: abs(summary[n]["sigma_change_last_quarter_mean"]))
     worst_change = summary[worst]["sigma_change_last_quarter_mean"]
+    # a σ that never moved from its start has not converged, it was never learned: such a run misses
+    unmoved = [n for n in bayesian if abs(summary[n].get("sigma_change_whole_run_mean", 1.0)) < UNMOVED]
     rows = [
         (
             f"SSVI 0.1 accuracy within {acc_points:g} points of dense VI",
@@ -119,11 +124,56 @@ def targets(
         ),
         (
             "σ converged: mean σ moves ≤ 5 % over the last quarter, every VI run (prototypes aside)",
-            f"largest: {worst} {worst_change * 100:+.1f} %",
-            abs(worst_change) <= 0.05,
+            f"largest: {worst} {worst_change * 100:+.1f} %"
+            + (f"; σ never moved (< {UNMOVED:.0%} over the run) in {', '.join(unmoved)}" if unmoved else ""),
+            abs(worst_change) <= 0.05 and not unmoved,
         ),
     ]
     return [{"target": t, "measured": v, "": "**met**" if ok else "**missed**"} for t, v, ok in rows]
+
+
+def _gpu_section(doc: report.Document, checks: list[tuple[str, dict]]) -> None:
+    """The `paper` profile's bounded GPU runs (benchmarks/ssvi_gpu_check.py, copied into reports/gpu),
+    labelled partial with their GPU and epochs: never beside the paper's numbers as if comparable."""
+    doc.heading("The `paper` profile on a GPU: partial runs")
+    if not checks:
+        doc.para(
+            "The `paper` profile trains ResNet-18 on CIFAR-10 with the reference code's settings; it needs a "
+            "GPU and has not been run on one yet (benchmarks/ssvi_gpu_check.py bounds it to a few epochs)."
+        )
+        return
+    rows = [
+        {
+            "label": f"partial, {r['epochs']} epochs on {report.device_label(c)}",
+            "run": r["run"],
+            "test acc": f"{r['test_acc']:.3f}",
+            "NLL": f"{r['test_nll']:.3f}",
+            "ECE": f"{r['test_ece']:.3f}",
+            "mean σ (end)": "–" if r.get("mean_sigma") is None else f"{r['mean_sigma']:.5f}",
+            "training FLOPs": f"{r['train_flops']:.2e}",
+            "images/s": f"{r['train_images_per_s']:,.0f}",
+            "peak GPU memory (GB)": f"{r['peak_gpu_memory_gb']:.2f}",
+        }
+        for _, c in checks
+        for r in c["runs"]
+        if "skipped" not in r
+    ]
+    doc.table(sorted(rows, key=lambda r: int(r["label"].split()[1])))
+    c = checks[0][1]
+    doc.para(
+        " ".join(
+            (
+                "ResNet-18, one seed, each run's schedule compressed to the epochs shown, on",
+                f"{c['n_train']:,} training and {c['n_test']:,} test images of the mirror's lossy JPEG (q75)",
+                "copy of CIFAR-10 (reports/gpu/README.md says which), not the canonical set: not comparable",
+                "with the paper's 200-epoch numbers above. **σ never moved** in these runs (mean σ 0.00100,",
+                "its start): the profile follows the reference code's SGD (lr 0.01, momentum 0.9) for ρ,",
+                "whose steps at σ ≈ 1e-3 fall below float32's resolution of ρ (reports/gpu/README.md has the",
+                "arithmetic); on CIFAR-10 these runs are in effect mean-field VI with a fixed σ, and the σ",
+                "target above would count them as missed, not converged.",
+            )
+        )
+    )
 
 
 def tuning_rows(tuning: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
@@ -184,13 +234,17 @@ def convergence_rows(summary: dict[str, dict[str, Any]], names: list[str]) -> li
 def convergence_verdict(summary: dict[str, dict[str, Any]], tolerance: float = 0.05) -> str:
     """Which runs' mean σ settled (moved ≤ 5 % over the last quarter) and which did not, from the numbers."""
     runs = [r for r, m in summary.items() if "sigma_change_last_quarter_mean" in m]
-    settled = [r for r in runs if abs(summary[r]["sigma_change_last_quarter_mean"]) <= tolerance]
-    moving = [r for r in runs if r not in settled]
+    unmoved = [r for r in runs if abs(summary[r].get("sigma_change_whole_run_mean", 1.0)) < UNMOVED]
+    settled = [
+        r for r in runs if abs(summary[r]["sigma_change_last_quarter_mean"]) <= tolerance and r not in unmoved
+    ]
+    moving = [r for r in runs if r not in settled and r not in unmoved]
     text = (
         f"Measured: σ settled (≤ {tolerance:.0%} change over the last quarter) in "
         f"{', '.join(settled) or 'no run'}"
     )
-    return text + (f"; still moving in {', '.join(moving)}." if moving else ".")
+    text += f"; still moving in {', '.join(moving)}" if moving else ""
+    return text + (f"; never moved from its start (not learned) in {', '.join(unmoved)}." if unmoved else ".")
 
 
 def shift_rows(summary: dict[str, dict[str, Any]], names: list[str]) -> list[dict[str, str]]:
@@ -384,10 +438,7 @@ def write_report(ctx: StageContext) -> None:
     doc.table([{"run": a, "acc %": b, "NLL": c, "ECE %": d} for a, b, c, d in ORIENTATION])
     doc.heading("The paper's published claims (ResNet-18 on CIFAR-10/100; the paper's numbers, not ours)")
     doc.table([{"claim (paper)": a, "value": b, "note": c} for a, b, c in PAPER_CLAIMS])
-    doc.para(
-        "The `paper` profile trains ResNet-18 on CIFAR-10 with the reference code's settings; it needs a GPU "
-        "and has not been run here (benchmarks/ssvi_gpu_check.py bounds it to a few epochs on one)."
-    )
+    _gpu_section(doc, report.gpu_checks(ctx.inputs.get("gpu_check"), "ssvi_gpu_check"))
     doc.heading("Deviations from the paper, stated")
     doc.para(
         "Digits and Fashion-MNIST with MLPs instead of ResNet-18 on CIFAR (the `paper` profile has the "

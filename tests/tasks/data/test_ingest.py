@@ -44,18 +44,19 @@ def _write_rows(path: Path, rows: list[list[str]]) -> None:
 
 
 def _small_mirror(dst: Path, splits: tuple[str, ...] = ("val", "test"), n: int = 20) -> Path:
-    """The header and first n rows of each real perov_5 split, as a mirror folder, and the real MNIST files
-    (a default dataset too; linked, not copied)."""
+    """The header and first n rows of each real perov_5 split, as a mirror folder, and the real MNIST and
+    Fashion-MNIST files (default datasets too; linked, not copied)."""
     for split in splits:
         _write_rows(dst / "cdvae" / "perov_5" / f"{split}.csv", _rows(PEROV / f"{split}.csv")[: n + 1])
     (dst / "images").mkdir(exist_ok=True)
-    (dst / "images" / "mnist").symlink_to(MIRROR / "images" / "mnist")
+    for name in ("mnist", "fashion_mnist"):
+        (dst / "images" / name).symlink_to(MIRROR / "images" / name)
     return dst
 
 
 def _pins(mirror: Path) -> dict[tuple[str, str], str]:
-    """Pins for the mirror's perov_5 files, and MNIST's declared ones."""
-    return declared_pins(sources.DATASETS["mnist"]) | {
+    """Pins for the mirror's perov_5 files, and MNIST's and Fashion-MNIST's declared ones."""
+    return declared_pins(sources.DATASETS["mnist"], sources.DATASETS["fashion_mnist"]) | {
         (p.parent.name, p.name): "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
         for p in (mirror / "cdvae").glob("*/*.csv")
     }
@@ -82,6 +83,9 @@ def test_small_ingest_writes_data_versions_and_pushes(project: Path, tmp_path: P
         "mnist/train.npz",
         "mnist/test.npz",
         "mnist/source.json",
+        "fashion_mnist/train.npz",
+        "fashion_mnist/test.npz",
+        "fashion_mnist/source.json",
     }
     assert sorted(p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file()) == sorted(
         [*summary["files"], "SOURCES.json"]
@@ -112,6 +116,7 @@ def test_small_ingest_writes_data_versions_and_pushes(project: Path, tmp_path: P
         "perov_5": "canonical",
         "digits": "sklearn.datasets.load_digits",
         "mnist": "canonical",
+        "fashion_mnist": "canonical",
     }
 
     assert summary["data_hash"] == data_hash(project)
@@ -289,11 +294,13 @@ def test_a_named_dataset_is_added_and_the_datasets_already_in_data_are_kept(
         "perov_5": "canonical",
         "digits": "sklearn.datasets.load_digits",
         "mnist": "canonical",
+        "fashion_mnist": "canonical",
     }
     before = state(project)
     second = ingest(project, mirror=mirror, datasets=(b,), pins=pins, push=False)
     assert second["built"] == {"toy_b": "canonical"} and second["kept"] == [
         "digits",
+        "fashion_mnist",
         "mnist",
         "perov_5",
         "toy_a",

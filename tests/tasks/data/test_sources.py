@@ -48,8 +48,8 @@ def test_every_declared_dataset_is_listed_for_the_cli() -> None:
     names = sources.dataset_names()
     assert set(names) == set(sources.DATASETS)
     assert {"perov_5", "carbon_24", "mp_20", "digits", "mnist", "fashion_mnist", "cifar10"} <= set(names)
-    assert sources.DEFAULT_DATASETS == ("perov_5", "digits", "mnist")
-    assert names["mnist"].endswith("[default]") and not names["fashion_mnist"].endswith("[default]")
+    assert sources.DEFAULT_DATASETS == ("perov_5", "digits", "mnist", "fashion_mnist")
+    assert names["fashion_mnist"].endswith("[default]") and not names["cifar10"].endswith("[default]")
     assert all(text and "\n" not in text for text in names.values())
 
 

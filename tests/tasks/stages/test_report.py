@@ -39,3 +39,36 @@ def test_a_report_from_a_dirty_tree_names_the_changed_files(tmp_path: Path) -> N
     (root / "params.yaml").write_text("profile: ci\n")
     line = provenance(Project(root), "ci")
     assert "with uncommitted changes to `params.yaml`, `tasks/step.py`" in line
+
+
+def test_the_gpu_sections_label_the_committed_device_runs_partial_with_their_gpu() -> None:
+    """reports/gpu's MLC and SSVI checks reach their reports as partial rows named with the GPU, step or
+    epoch counts and the data copy; a folder without them says they were not run."""
+    from tasks.stages import report
+    from tasks.stages.mlc.report import _gpu_section as mlc_gpu
+    from tasks.stages.ssvi.report import _gpu_section as ssvi_gpu
+
+    folder = Path(__file__).parents[3] / "reports" / "gpu"
+    assert [n for n, _ in report.gpu_checks(folder, "mlc_gpu_check")] == [
+        "mlc_gpu_check_1200steps.json",
+        "mlc_gpu_check_130steps.json",
+    ]
+    doc = report.Document("t")
+    mlc_gpu(doc, report.gpu_checks(folder, "mlc_gpu_check"))
+    ssvi_gpu(doc, report.gpu_checks(folder, "ssvi_gpu_check"))
+    text = "\n".join(doc.lines)
+    assert (
+        "| partial, 80 + 50 steps on NVIDIA H200, torch 2.11.0+cu130, 2026-11-30 | cifar10, 12,000 images "
+        "| 0.190" in text
+    )
+    assert text.index("80 + 50 steps") < text.index("700 + 500 steps")
+    assert (
+        "| partial, 8 epochs on NVIDIA H200, torch 2.11.0+cu130, 2026-11-30 | ssvi-0.1 | 0.636 | 1.091 |"
+        in text
+    )
+    assert text.count("partial, 2 epochs") == 5 and text.count("partial, 8 epochs") == 4  # one skipped run
+    assert "lossy JPEG (q75) copy of CIFAR-10" in text and "**σ never moved**" in text
+
+    empty = report.Document("t")
+    mlc_gpu(empty, report.gpu_checks(None, "mlc_gpu_check"))
+    assert "Not run on a GPU yet" in "\n".join(empty.lines)

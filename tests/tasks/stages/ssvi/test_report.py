@@ -63,3 +63,25 @@ def test_tuning_and_layout_tables() -> None:
     layout = {"ssvi-0.1-dense-first": [{"support": 100, "density": 1.0}, {"support": 30, "density": 0.1}]}
     (row,) = layout_rows(layout)
     assert row["layer densities"] == "1.000 / 0.100" and row["overall density"] == f"{130 / 400:.3f}"
+
+
+def test_a_sigma_that_never_moved_misses_the_convergence_target() -> None:
+    """The paper profile's σ stays at its start (SGD on ρ below float32 resolution): 0 % over the last
+    quarter, but not converged, so the target is missed and the verdict says why."""
+    from tasks.stages.ssvi.report import convergence_verdict
+
+    summary = {
+        "fmnist-dense-vi": _run(0.860, 0.400, 0.020, 100.0, 0.0, "fashion_mnist"),
+        "fmnist-ssvi-0.1": _run(0.852, 0.425, 0.015, 11.0, 0.01, "fashion_mnist"),
+        "fmnist-static-0.1": _run(0.850, 0.450, 0.030, 10.0, 0.0, "fashion_mnist"),
+    }
+    summary["fmnist-dense-vi"]["sigma_change_whole_run_mean"] = 0.0
+    summary["fmnist-ssvi-0.1"]["sigma_change_whole_run_mean"] = 2.5
+    summary["fmnist-static-0.1"]["sigma_change_whole_run_mean"] = 0.004
+    rows = {r["target"].split(":")[0]: r for r in targets(summary, "fmnist-", 1.0, 0.03)}
+    assert rows["σ converged"][""] == "**missed**"
+    assert rows["σ converged"]["measured"].endswith("in fmnist-dense-vi, fmnist-static-0.1")
+    assert convergence_verdict(summary) == (
+        "Measured: σ settled (≤ 5% change over the last quarter) in fmnist-ssvi-0.1; never moved from its "
+        "start (not learned) in fmnist-dense-vi, fmnist-static-0.1."
+    )
