@@ -198,6 +198,26 @@ def tuning_rows(tuning: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
     return rows
 
 
+def grid_edges(tuning: dict[str, dict[str, Any]]) -> str:
+    """Which runs chose the largest value of a grid key with several values: there the grid, not the
+    validation curve, set the choice, and a wider grid might change it (for every method alike)."""
+    edges: dict[str, list[str]] = {}
+    for run, t in tuning.items():
+        for key, value in t["chosen"].items():
+            values = {r[key] for r in t["grid"]}
+            if len(values) > 1 and value == max(values):
+                edges.setdefault(f"{key} = {value:g}", []).append(run)
+    if not edges:
+        return "No run chose the upper edge of its grid."
+    return " ".join(
+        f"At the upper edge of the grid ({point}): {', '.join(runs)}."
+        for point, runs in sorted(edges.items())
+    ) + (
+        " The grids were sized for the `cpu` profile's time budget; a chosen value at the edge means a wider "
+        "grid might have chosen otherwise, for those methods alike."
+    )
+
+
 def layout_rows(layout: dict[str, list[dict[str, Any]]]) -> list[dict[str, str]]:
     """Per SSVI run: each Bayesian layer's support density, and the whole net's."""
     rows = []
@@ -301,6 +321,7 @@ def write_report(ctx: StageContext) -> None:
         "once, after all choices are made."
     )
     doc.table(tuning_rows(tuning) or [{"run": "–", "grid points": "no tuning in this profile"}])
+    doc.para(grid_edges(tuning))
     doc.heading("Targets: digits")
     doc.table(targets(summary))
     doc.para(

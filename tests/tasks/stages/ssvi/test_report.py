@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.stages.ssvi.report import layout_rows, targets, tuning_rows
+from tasks.stages.ssvi.report import grid_edges, layout_rows, targets, tuning_rows
 
 
 def _run(acc: float, nll: float, ece: float, flops: float, sigma_change: float | None, dataset: str) -> dict:
@@ -84,4 +84,19 @@ def test_a_sigma_that_never_moved_misses_the_convergence_target() -> None:
     assert convergence_verdict(summary) == (
         "Measured: σ settled (≤ 5% change over the last quarter) in fmnist-ssvi-0.1; never moved from its "
         "start (not learned) in fmnist-dense-vi, fmnist-static-0.1."
+    )
+
+
+def test_the_tuning_section_names_runs_whose_choice_sits_at_the_grids_upper_edge() -> None:
+    grid = [{"epochs": e, "weight_decay": w} for e in (10, 20) for w in (0.0, 0.001)]
+    tuning = {
+        "a": {"grid": grid, "chosen": {"epochs": 20, "weight_decay": 0.0}},
+        "b": {"grid": grid, "chosen": {"epochs": 10, "weight_decay": 0.001}},
+        "c": {"grid": [], "chosen": {}},
+    }
+    text = grid_edges(tuning)
+    assert text.startswith("At the upper edge of the grid (epochs = 20): a. At the upper edge of the grid ")
+    assert "(weight_decay = 0.001): b." in text
+    assert grid_edges({"b": {"grid": grid, "chosen": {"epochs": 10, "weight_decay": 0.0}}}).startswith(
+        "No run"
     )
