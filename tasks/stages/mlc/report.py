@@ -32,6 +32,7 @@ LITERATURE = {
 }
 # The targets for the `cpu` profile's image sets: an ACC floor, a margin over the best baseline.
 TARGETS = {"mnist": 0.85, "fashion_mnist": 0.60}
+IMAGE_SETS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 MARGIN = 0.05
 MIN_SEEDS = 3
 MANIFOLD_KINDS = ("curves", "spirals", "tori")
@@ -193,6 +194,7 @@ def _targets_section(doc: report.Document, summary: dict, profile: str) -> None:
         if name not in summary:
             doc.para(f"{name}: not measured yet (not in this profile's datasets).")
             continue
+        doc.heading(f"{IMAGE_SETS[name]} (the mirror's canonical IDX files, pinned in data/SOURCES.json)", 3)
         doc.table(targets(name, summary[name]))
         literature = LITERATURE.get(name, [])
         doc.table(
