@@ -154,7 +154,7 @@ def _gpu_section(doc: report.Document, checks: list[tuple[str, dict]]) -> None:
                 "ARI": f"{c['ari']:.3f}",
                 "largest cluster": f"{c['largest_cluster']:.0%}",
                 "images/s": f"{c['images_per_second']:,.0f}",
-                "peak memory (GB)": f"{c['peak_memory_mb'] / 1024:.1f}",
+                "peak memory (GiB)": f"{c['peak_memory_mb'] / 1024:.1f}",
                 "file": f"`reports/gpu/{name}`",
             }
             for name, c in checks

@@ -152,7 +152,7 @@ def _gpu_section(doc: report.Document, checks: list[tuple[str, dict]]) -> None:
             "mean σ (end)": "–" if r.get("mean_sigma") is None else f"{r['mean_sigma']:.5f}",
             "training FLOPs": f"{r['train_flops']:.2e}",
             "images/s": f"{r['train_images_per_s']:,.0f}",
-            "peak GPU memory (GB)": f"{r['peak_gpu_memory_gb']:.2f}",
+            "peak GPU memory (GiB)": f"{r['peak_gpu_memory_gb']:.2f}",
         }
         for _, c in checks
         for r in c["runs"]
