@@ -95,11 +95,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument(
         "--budget-s", type=float, default=420.0, help="start no further run after this many seconds"
     )
-    parser.add_argument("--smoke", action="store_true", help="CPU, 64 random images, 1 epoch, batch 32")
+    parser.add_argument("--smoke", action="store_true", help="CPU, 32 random images, 1 epoch, batch 16")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
-    n_train, n_test, epochs = (64, 32, 1) if args.smoke else (args.n_train, args.n_test, args.epochs)
+    n_train, n_test, epochs = (32, 16, 1) if args.smoke else (args.n_train, args.n_test, args.epochs)
     data = cifar(n_train, n_test, args.smoke)
     start, rows = time.perf_counter(), []
     for name, cfg in profile_configs(args.profile).items():
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             continue
         short = replace(cfg, epochs=epochs, n_samples=2 if args.smoke else cfg.n_samples)
         if args.smoke:
-            short = replace(short, batch_size=32, update_every=1, ensemble_size=min(short.ensemble_size, 2))
+            short = replace(short, batch_size=16, update_every=1, ensemble_size=min(short.ensemble_size, 2))
         rows.append(check_run(name, short, data, device))
         print(json.dumps(rows[-1]), flush=True)
     report = {
