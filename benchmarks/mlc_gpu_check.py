@@ -25,7 +25,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from studies.common.devices import device_record, resolve_device  # noqa: E402
+from benchmarks.timing import device_record  # noqa: E402
+from studies.common.devices import resolve_device  # noqa: E402
 from studies.common.metrics import cluster_scores  # noqa: E402
 from studies.mlc.config import MLCConfig  # noqa: E402
 from studies.mlc.data import image_arrays  # noqa: E402

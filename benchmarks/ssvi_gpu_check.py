@@ -26,8 +26,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks.timing import device_record  # noqa: E402
 from studies.common import calibration  # noqa: E402
-from studies.common.devices import device_record  # noqa: E402
 from studies.ssvi.config import SSVIConfig  # noqa: E402
 from studies.ssvi.data import image_split  # noqa: E402
 from studies.ssvi.evaluate import predict  # noqa: E402

@@ -16,12 +16,3 @@ def resolve_device(name: str) -> torch.device:
             "machine, or override it, e.g. --set mlc.train.digits.device=cpu (or device=auto)."
         )
     return device
-
-
-def device_record(device: torch.device) -> dict[str, str]:
-    """What a measurement ran on, for its JSON: the GPU's name (or 'cpu'), the date and torch's version, so
-    that a report can label device numbers without a hand-written note."""
-    import time
-
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    return {"gpu": name, "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__}
